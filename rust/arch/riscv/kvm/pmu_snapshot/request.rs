@@ -1,0 +1,181 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Validation of the guest's SBI PMU arguments.
+//!
+//! Everything here is a pure function of the guest's registers (and the
+//! number of counters of the vCPU): it decides which SBI error a call gets
+//! before any state is touched.
+
+use super::abi::{
+    SbiError, SbiResult, SHMEM_DISABLE, START_INIT_SNAPSHOT, START_SET_INIT_VALUE,
+    STOP_RESET, STOP_TAKE_SNAPSHOT,
+};
+use super::area::AREA_SIZE;
+
+/// The validated flags of a counter start.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum StartInit {
+    /// Start from the counter's current value.
+    Keep,
+    /// `SET_INIT_VALUE`: start from the value in the call.
+    Value,
+    /// `INIT_SNAPSHOT`: start from the value in the snapshot area.
+    Snapshot,
+}
+
+impl StartInit {
+    /// Validates the `flags` of a start: reserved bits must be zero (SBI
+    /// v3.0), and the two initialisation flags are mutually exclusive.
+    pub(crate) fn from_flags(flags: usize) -> SbiResult<Self> {
+        match flags {
+            0 => Ok(StartInit::Keep),
+            START_SET_INIT_VALUE => Ok(StartInit::Value),
+            START_INIT_SNAPSHOT => Ok(StartInit::Snapshot),
+            // Both initialisation flags, or a reserved bit.
+            _ => Err(SbiError::InvalidParam),
+        }
+    }
+}
+
+/// The validated flags of a counter stop.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct StopFlags {
+    /// `RESET`: release the counters.
+    pub(crate) reset: bool,
+    /// `TAKE_SNAPSHOT`: save the stopped counters in the snapshot area.
+    pub(crate) take_snapshot: bool,
+}
+
+impl StopFlags {
+    /// Validates the `flags` of a stop: reserved bits must be zero (SBI v3.0).
+    pub(crate) fn from_flags(flags: usize) -> SbiResult<Self> {
+        if flags & !(STOP_RESET | STOP_TAKE_SNAPSHOT) != 0 {
+            return Err(SbiError::InvalidParam);
+        }
+        Ok(StopFlags {
+            reset: flags & STOP_RESET != 0,
+            take_snapshot: flags & STOP_TAKE_SNAPSHOT != 0,
+        })
+    }
+}
+
+/// What a valid `snapshot_set_shmem` asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ShmemRequest {
+    /// Both halves all ones: clear and disable the area.
+    Disable,
+    /// Use the 4 KiB area at this guest physical address.
+    Enable(u64),
+}
+
+impl ShmemRequest {
+    /// Validates the arguments of `snapshot_set_shmem` (FID 7).
+    ///
+    /// `xlen` is the guest's register width in bits (32 or 64). Whether the
+    /// address is backed by writable guest memory is checked later, against
+    /// the vCPU's memory slots.
+    pub(crate) fn from_args(lo: usize, hi: usize, flags: usize, xlen: u32) -> SbiResult<Self> {
+        if flags != 0 {
+            return Err(SbiError::InvalidParam);
+        }
+        if lo == SHMEM_DISABLE && hi == SHMEM_DISABLE {
+            return Ok(ShmemRequest::Disable);
+        }
+        if lo % AREA_SIZE != 0 {
+            return Err(SbiError::InvalidParam);
+        }
+        if xlen >= 64 {
+            // The high half would name bits above 64 of the address.
+            if hi != 0 {
+                return Err(SbiError::InvalidAddress);
+            }
+            Ok(ShmemRequest::Enable(lo as u64))
+        } else {
+            let mask = (1u64 << xlen) - 1;
+            Ok(ShmemRequest::Enable(
+                ((hi as u64 & mask) << xlen) | (lo as u64 & mask),
+            ))
+        }
+    }
+}
+
+/// A validated `counter_idx_base` and `counter_idx_mask` pair.
+///
+/// # Invariants
+///
+/// `mask != 0` and `base + i < num_counters` for every bit `i` of `mask`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct CounterSet {
+    base: usize,
+    mask: u64,
+}
+
+impl CounterSet {
+    /// Validates a base and mask against the vCPU's number of counters
+    /// (at most 64). Overflowing `base + bit` is rejected, not wrapped.
+    pub(crate) fn new(base: usize, mask: usize, num_counters: usize) -> SbiResult<Self> {
+        if mask == 0 {
+            return Err(SbiError::InvalidParam);
+        }
+        let top = (usize::BITS - 1 - mask.leading_zeros()) as usize;
+        match base.checked_add(top) {
+            Some(last) if last < num_counters => {}
+            _ => return Err(SbiError::InvalidParam),
+        }
+        // INVARIANT: `mask != 0`, and its highest bit plus `base` is below
+        // `num_counters`, so every bit is.
+        Ok(CounterSet {
+            base,
+            mask: mask as u64,
+        })
+    }
+
+    /// The base of the call: slot and bitmap numbers are relative to it.
+    pub(crate) const fn base(&self) -> usize {
+        self.base
+    }
+
+    /// The relative mask of the counters among `absolute`, an absolute mask.
+    pub(crate) const fn relative(&self, absolute: u64) -> u64 {
+        // `base < 64` by the invariant, so the shift is in range.
+        (absolute >> self.base) & self.mask
+    }
+
+    /// Iterates over the relative counter numbers, lowest first.
+    pub(crate) fn iter(&self) -> Bits {
+        Bits(self.mask)
+    }
+}
+
+/// Iterator over the set bits of a mask, lowest first.
+pub(crate) struct Bits(pub u64);
+
+impl Iterator for Bits {
+    type Item = usize;
+
+    fn next(&mut self) -> Option<usize> {
+        if self.0 == 0 {
+            return None;
+        }
+        let bit = self.0.trailing_zeros() as usize;
+        self.0 &= self.0 - 1;
+        Some(bit)
+    }
+}
+
+/// Clamps `index` to `0` when it is not below `size`, also under
+/// speculation: the bounds check cannot be bypassed by a mispredicted branch
+/// (Spectre v1), as with the kernel's `array_index_nospec()`.
+#[inline(always)]
+pub(crate) fn index_nospec(index: usize, size: usize) -> usize {
+    let mut index = index;
+    // Hide the value from the optimiser so that it cannot replace the mask
+    // arithmetic below with a branch.
+    // SAFETY: An empty assembly block that only names a register; it has no
+    // effect on memory or on the stack.
+    unsafe { core::arch::asm!("/* {0} */", inout(reg) index, options(nomem, nostack, preserves_flags)) };
+    // All ones when `index < size`, else zero (`size <= isize::MAX` here).
+    let mask = (!(index | size.wrapping_sub(1).wrapping_sub(index)) as isize
+        >> (usize::BITS - 1)) as usize;
+    index & mask
+}

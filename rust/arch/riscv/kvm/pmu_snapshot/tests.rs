@@ -1,0 +1,592 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Test cases for the pure core, shared by the KUnit suite (through
+//! `kunit.rs` and `pmu_snapshot_kunit.c`) and the host-side cargo tests.
+//!
+//! Each case gets a scratch buffer of [`SCRATCH_SIZE`] bytes, which the fake
+//! guest memory uses as its backing, and returns the line of the first
+//! failed check.
+
+use super::abi::{self, SbiError};
+use super::area::{self, WordRun, WordRuns};
+use super::engine::{self, CounterBank, CounterStatus, GuestMemory, Gpa, MemFault, Stopped};
+use super::request::{index_nospec, CounterSet, ShmemRequest, StartInit, StopFlags};
+
+/// Bytes of scratch memory each case needs.
+pub(crate) const SCRATCH_SIZE: usize = 4 * PAGE;
+
+/// The result of a case: `Err(line)` names the failed check.
+pub(crate) type CaseResult = Result<(), u32>;
+
+/// A named test case; the name ends with a NUL for C.
+pub(crate) struct Case {
+    /// NUL-terminated name.
+    pub(crate) name: &'static str,
+    /// The case.
+    pub(crate) run: fn(&mut [u8]) -> CaseResult,
+}
+
+macro_rules! check {
+    ($cond:expr) => {
+        if !$cond {
+            return Err(line!());
+        }
+    };
+}
+
+macro_rules! cases {
+    ($($name:ident),* $(,)?) => {
+        /// Every case, in the order they run.
+        pub(crate) static CASES: &[Case] = &[$(Case { name: concat!(stringify!($name), "\0"), run: $name }),*];
+    };
+}
+
+const PAGE: usize = 4096;
+/// Guest physical address of the first fake page.
+const RAM: Gpa = 0x8000_0000;
+/// Page 0 and 1: writable RAM. Page 2: read-only memory. Page 3: a hole.
+const RO_PAGE: Gpa = RAM + 2 * PAGE as u64;
+const HOLE: Gpa = RAM + 3 * PAGE as u64;
+const LOG_LEN: usize = 16;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Op {
+    Read,
+    Write,
+    Clear,
+}
+
+/// Fake guest memory over the scratch buffer, with a log of every access.
+struct FakeMem<'a> {
+    pages: &'a mut [u8],
+    log: [(Op, Gpa, usize); LOG_LEN],
+    logged: usize,
+    fail_writes: bool,
+}
+
+impl<'a> FakeMem<'a> {
+    fn new(scratch: &'a mut [u8]) -> Self {
+        for b in scratch.iter_mut() {
+            *b = 0xa5;
+        }
+        FakeMem {
+            pages: scratch,
+            log: [(Op::Read, 0, 0); LOG_LEN],
+            logged: 0,
+            fail_writes: false,
+        }
+    }
+
+    fn range(&self, gpa: Gpa, len: usize, write: bool) -> Result<core::ops::Range<usize>, MemFault> {
+        let start = gpa.checked_sub(RAM).ok_or(MemFault)? as usize;
+        let end = start.checked_add(len).ok_or(MemFault)?;
+        let limit = if write { 2 * PAGE } else { 3 * PAGE };
+        if end > limit {
+            return Err(MemFault);
+        }
+        Ok(start..end)
+    }
+
+    fn note(&mut self, op: Op, gpa: Gpa, len: usize) {
+        if self.logged < LOG_LEN {
+            self.log[self.logged] = (op, gpa, len);
+        }
+        self.logged += 1;
+    }
+
+    fn word(&self, gpa: Gpa) -> u64 {
+        let at = (gpa - RAM) as usize;
+        let mut b = [0u8; 8];
+        b.copy_from_slice(&self.pages[at..at + 8]);
+        u64::from_le_bytes(b)
+    }
+
+    fn set_word(&mut self, gpa: Gpa, v: u64) {
+        let at = (gpa - RAM) as usize;
+        self.pages[at..at + 8].copy_from_slice(&v.to_le_bytes());
+    }
+
+    fn slot(&self, area: Gpa, i: usize) -> u64 {
+        self.word(area + area::slot_offset(i) as u64)
+    }
+
+    fn set_slot(&mut self, area: Gpa, i: usize, v: u64) {
+        self.set_word(area + area::slot_offset(i) as u64, v)
+    }
+
+    fn reset_log(&mut self) {
+        self.logged = 0;
+    }
+}
+
+impl GuestMemory for FakeMem<'_> {
+    fn is_writable(&mut self, gpa: Gpa) -> bool {
+        (RAM..RO_PAGE).contains(&gpa)
+    }
+
+    fn read(&mut self, gpa: Gpa, buf: &mut [u8]) -> Result<(), MemFault> {
+        self.note(Op::Read, gpa, buf.len());
+        let r = self.range(gpa, buf.len(), false)?;
+        buf.copy_from_slice(&self.pages[r]);
+        Ok(())
+    }
+
+    fn write(&mut self, gpa: Gpa, buf: &[u8]) -> Result<(), MemFault> {
+        self.note(Op::Write, gpa, buf.len());
+        if self.fail_writes {
+            return Err(MemFault);
+        }
+        let r = self.range(gpa, buf.len(), true)?;
+        self.pages[r].copy_from_slice(buf);
+        Ok(())
+    }
+
+    fn clear(&mut self, gpa: Gpa, len: usize) -> Result<(), MemFault> {
+        self.note(Op::Clear, gpa, len);
+        let r = self.range(gpa, len, true)?;
+        for b in &mut self.pages[r] {
+            *b = 0;
+        }
+        Ok(())
+    }
+}
+
+/// Fake counters: `value[i]` counts up by 100 per start/stop cycle.
+struct FakeCtrs {
+    num: usize,
+    in_use: u64,
+    running: u64,
+    overflown: u64,
+    invalid: u64,
+    value: [u64; 64],
+    starts: u64,
+    stops: u64,
+}
+
+impl FakeCtrs {
+    fn new(num: usize, in_use: u64) -> Self {
+        FakeCtrs {
+            num,
+            in_use,
+            running: 0,
+            overflown: 0,
+            invalid: 0,
+            value: [0; 64],
+            starts: 0,
+            stops: 0,
+        }
+    }
+}
+
+impl CounterBank for FakeCtrs {
+    fn num_counters(&self) -> usize {
+        self.num
+    }
+
+    fn in_use(&self) -> u64 {
+        self.in_use
+    }
+
+    fn start(&mut self, i: usize, init: Option<u64>) -> CounterStatus {
+        let bit = 1u64 << i;
+        if self.in_use & bit == 0 {
+            return CounterStatus::Unused;
+        }
+        self.starts |= bit;
+        self.overflown &= !bit;
+        if let Some(v) = init {
+            self.value[i] = v;
+        }
+        if self.invalid & bit != 0 {
+            return CounterStatus::Invalid;
+        }
+        if self.running & bit != 0 {
+            return CounterStatus::Already;
+        }
+        self.running |= bit;
+        CounterStatus::Done
+    }
+
+    fn stop(&mut self, i: usize, reset: bool) -> Stopped {
+        let bit = 1u64 << i;
+        if self.in_use & bit == 0 {
+            return Stopped { status: CounterStatus::Unused, value: 0, overflowed: false };
+        }
+        self.stops |= bit;
+        let status = if self.invalid & bit != 0 {
+            CounterStatus::Invalid
+        } else if self.running & bit != 0 {
+            self.value[i] += 100;
+            self.running &= !bit;
+            CounterStatus::Done
+        } else {
+            CounterStatus::Already
+        };
+        let out = Stopped { status, value: self.value[i], overflowed: self.overflown & bit != 0 };
+        if reset {
+            self.in_use &= !bit;
+            self.overflown &= !bit;
+        }
+        out
+    }
+
+    fn info(&self, i: usize) -> usize {
+        0x1000 + i
+    }
+}
+
+const A: Gpa = RAM;
+const B: Gpa = RAM + PAGE as u64;
+const SENTINEL: u64 = 0x5e47_1e15_5e47_1e15;
+
+/// Registers the area at `gpa` and fills every slot and the reserved area
+/// with sentinels; returns the memory.
+fn registered(scratch: &mut [u8], gpa: Gpa) -> Result<(FakeMem<'_>, Option<Gpa>), u32> {
+    let mut mem = FakeMem::new(scratch);
+    let mut area = None;
+    check!(engine::set_shmem(&mut mem, &mut area, gpa as usize, 0, 0) == Ok(()));
+    check!(area == Some(gpa));
+    for off in (0..area::AREA_SIZE).step_by(8) {
+        mem.set_word(gpa + off as u64, SENTINEL);
+    }
+    mem.reset_log();
+    Ok((mem, area))
+}
+
+fn error_codes(_: &mut [u8]) -> CaseResult {
+    let all = [
+        (SbiError::Failed, -1),
+        (SbiError::NotSupported, -2),
+        (SbiError::InvalidParam, -3),
+        (SbiError::Denied, -4),
+        (SbiError::InvalidAddress, -5),
+        (SbiError::AlreadyAvailable, -6),
+        (SbiError::AlreadyStarted, -7),
+        (SbiError::AlreadyStopped, -8),
+        (SbiError::NoShmem, -9),
+    ];
+    for (e, code) in all {
+        check!(e.code() == code);
+        check!(SbiError::from_code(code) == Some(e));
+    }
+    check!(SbiError::from_code(0).is_none());
+    check!(SbiError::from_code(-10).is_none());
+    check!(abi::result_code(Ok(())) == 0);
+    Ok(())
+}
+
+fn area_layout(_: &mut [u8]) -> CaseResult {
+    check!(core::mem::size_of::<area::SnapshotArea>() == 4096);
+    check!(area::slot_offset(0) == 8);
+    check!(area::slot_offset(63) == 0x200);
+    check!(area::slot_offset(64) == 0x208);
+    Ok(())
+}
+
+fn shmem_validation_table(_: &mut [u8]) -> CaseResult {
+    let m = usize::MAX;
+    let table: [(usize, usize, usize, Result<ShmemRequest, SbiError>); 10] = [
+        (0x8000_0000, 0, 0, Ok(ShmemRequest::Enable(0x8000_0000))),
+        (0x8000_0000, 0, 1, Err(SbiError::InvalidParam)),
+        (0x8000_0000, 0, m, Err(SbiError::InvalidParam)),
+        (0x8000_0008, 0, 0, Err(SbiError::InvalidParam)),
+        (0x8000_0800, 0, 0, Err(SbiError::InvalidParam)),
+        (0x8000_0000, 1, 0, Err(SbiError::InvalidAddress)),
+        (0, m, 0, Err(SbiError::InvalidAddress)),
+        (m, m, 0, Ok(ShmemRequest::Disable)),
+        (m, m, 1, Err(SbiError::InvalidParam)),
+        (m, 0, 0, Err(SbiError::InvalidParam)),
+    ];
+    for (lo, hi, flags, want) in table {
+        check!(ShmemRequest::from_args(lo, hi, flags, 64) == want);
+    }
+    // RV32: the high half carries address bits 32 and up.
+    check!(ShmemRequest::from_args(0x1000, 0x2, 0, 32) == Ok(ShmemRequest::Enable(0x2_0000_1000)));
+    Ok(())
+}
+
+fn flag_validation(_: &mut [u8]) -> CaseResult {
+    check!(StartInit::from_flags(0) == Ok(StartInit::Keep));
+    check!(StartInit::from_flags(1) == Ok(StartInit::Value));
+    check!(StartInit::from_flags(2) == Ok(StartInit::Snapshot));
+    check!(StartInit::from_flags(3) == Err(SbiError::InvalidParam));
+    for bit in 2..usize::BITS {
+        check!(StartInit::from_flags(1 << bit) == Err(SbiError::InvalidParam));
+        check!(StopFlags::from_flags(1 << bit) == Err(SbiError::InvalidParam));
+    }
+    check!(StopFlags::from_flags(3) == Ok(StopFlags { reset: true, take_snapshot: true }));
+    check!(StopFlags::from_flags(0) == Ok(StopFlags { reset: false, take_snapshot: false }));
+    Ok(())
+}
+
+fn counter_set_bounds(_: &mut [u8]) -> CaseResult {
+    check!(CounterSet::new(0, 0, 19) == Err(SbiError::InvalidParam));
+    check!(CounterSet::new(0, 1 << 18, 19).is_ok());
+    check!(CounterSet::new(0, 1 << 19, 19) == Err(SbiError::InvalidParam));
+    check!(CounterSet::new(18, 1, 19).is_ok());
+    check!(CounterSet::new(19, 1, 19) == Err(SbiError::InvalidParam));
+    // A base that wraps around with the mask must not alias counter 0.
+    check!(CounterSet::new(usize::MAX, 2, 19) == Err(SbiError::InvalidParam));
+    check!(CounterSet::new(usize::MAX - 62, 1 << 63, 64) == Err(SbiError::InvalidParam));
+    check!(CounterSet::new(1, usize::MAX, 64) == Err(SbiError::InvalidParam));
+    let set = CounterSet::new(3, 0b1011, 19).map_err(|_| line!())?;
+    check!(set.base() == 3);
+    let mut it = set.iter();
+    check!(it.next() == Some(0) && it.next() == Some(1) && it.next() == Some(3));
+    check!(it.next().is_none());
+    // Absolute counters 3, 4 and 6 are relative 0, 1 and 3.
+    check!(set.relative(1 << 3 | 1 << 6 | 1 << 2) == 0b1001);
+    Ok(())
+}
+
+fn nospec_clamps(_: &mut [u8]) -> CaseResult {
+    check!(index_nospec(0, 19) == 0);
+    check!(index_nospec(18, 19) == 18);
+    check!(index_nospec(19, 19) == 0);
+    check!(index_nospec(usize::MAX, 19) == 0);
+    check!(index_nospec(63, 64) == 63);
+    check!(index_nospec(1 << 62, 64) == 0);
+    Ok(())
+}
+
+fn word_runs_coalesce(_: &mut [u8]) -> CaseResult {
+    let mut r = WordRuns::new(true, 0b0111);
+    check!(r.next() == Some(WordRun { first: 0, len: 4 }));
+    check!(r.next().is_none());
+    let mut r = WordRuns::new(true, 0b1_0110);
+    check!(r.next() == Some(WordRun { first: 0, len: 1 }));
+    check!(r.next() == Some(WordRun { first: 2, len: 2 }));
+    check!(r.next() == Some(WordRun { first: 5, len: 1 }));
+    check!(r.next().is_none());
+    let mut r = WordRuns::new(false, u64::MAX);
+    let run = r.next().ok_or(line!())?;
+    check!(run == WordRun { first: 1, len: 64 } && run.offset() == 8 && run.bytes() == 512);
+    check!(r.next().is_none());
+    check!(WordRuns::new(false, 0).next().is_none());
+    Ok(())
+}
+
+fn set_shmem_zeroes_and_replaces(scratch: &mut [u8]) -> CaseResult {
+    let mut mem = FakeMem::new(scratch);
+    let mut area = None;
+    check!(engine::set_shmem(&mut mem, &mut area, A as usize, 0, 0) == Ok(()));
+    check!(area == Some(A));
+    check!(mem.log[0] == (Op::Clear, A, 4096) && mem.logged == 1);
+    check!(mem.word(A) == 0 && mem.word(A + 4088) == 0);
+    // Page B is untouched until it is registered; then A is left alone.
+    check!(mem.word(B) == 0xa5a5_a5a5_a5a5_a5a5);
+    mem.set_word(A, 7);
+    check!(engine::set_shmem(&mut mem, &mut area, B as usize, 0, 0) == Ok(()));
+    check!(area == Some(B) && mem.word(B) == 0 && mem.word(A) == 7);
+    // Disable.
+    let m = usize::MAX;
+    check!(engine::set_shmem(&mut mem, &mut area, m, m, 0) == Ok(()));
+    check!(area.is_none());
+    Ok(())
+}
+
+fn set_shmem_bad_addresses(scratch: &mut [u8]) -> CaseResult {
+    let mut mem = FakeMem::new(scratch);
+    let mut area = Some(A);
+    for (lo, hi, flags, want) in [
+        (RO_PAGE as usize, 0, 0, SbiError::InvalidAddress),
+        (HOLE as usize, 0, 0, SbiError::InvalidAddress),
+        (0, 0, 0, SbiError::InvalidAddress),
+        (A as usize + 8, 0, 0, SbiError::InvalidParam),
+        (A as usize, 1, 0, SbiError::InvalidAddress),
+        (A as usize, 0, 4, SbiError::InvalidParam),
+    ] {
+        check!(engine::set_shmem(&mut mem, &mut area, lo, hi, flags) == Err(want));
+        // A rejected call leaves the old area registered and memory untouched.
+        check!(area == Some(A));
+    }
+    check!(mem.logged == 0);
+    Ok(())
+}
+
+fn no_shmem_errors(scratch: &mut [u8]) -> CaseResult {
+    let mut mem = FakeMem::new(scratch);
+    let mut ctrs = FakeCtrs::new(19, 0b101);
+    check!(engine::start(&mut mem, &mut ctrs, None, 0, 1, 2, 0) == Err(SbiError::NoShmem));
+    check!(engine::stop(&mut mem, &mut ctrs, None, 0, 1, 2) == Err(SbiError::NoShmem));
+    check!(ctrs.starts == 0 && ctrs.stops == 0);
+    // Without the snapshot flags no area is needed.
+    check!(engine::start(&mut mem, &mut ctrs, None, 0, 1, 0, 0) == Ok(()));
+    check!(engine::stop(&mut mem, &mut ctrs, None, 0, 1, 0) == Ok(()));
+    check!(mem.logged == 0);
+    Ok(())
+}
+
+fn stop_writes_only_stopped_slots(scratch: &mut [u8]) -> CaseResult {
+    let (mut mem, area) = registered(scratch, A)?;
+    // Counters 4, 5, 6 and 9 are in use; base 4, so slots 0, 1, 2 and 5.
+    let mut ctrs = FakeCtrs::new(19, 1 << 4 | 1 << 5 | 1 << 6 | 1 << 9);
+    let mask = 0b10_0111;
+    check!(engine::start(&mut mem, &mut ctrs, area, 4, mask, 0, 0) == Ok(()));
+    check!(engine::stop(&mut mem, &mut ctrs, area, 4, mask, 2) == Ok(()));
+    check!(mem.slot(A, 0) == 100 && mem.slot(A, 1) == 100 && mem.slot(A, 2) == 100);
+    check!(mem.slot(A, 5) == 100);
+    for i in [3, 4, 6, 7, 63] {
+        check!(mem.slot(A, i) == SENTINEL);
+    }
+    for off in (0x208..4096).step_by(8) {
+        check!(mem.word(A + off) == SENTINEL);
+    }
+    // Bitmap bits of the stopped counters are cleared (no overflow), the rest kept.
+    check!(mem.word(A) == SENTINEL & !0b10_0111);
+    // One read of the bitmap, one write of bitmap + slots 0..2, one of slot 5.
+    check!(mem.logged == 3);
+    check!(mem.log[0] == (Op::Read, A, 8));
+    check!(mem.log[1] == (Op::Write, A, 32));
+    check!(mem.log[2] == (Op::Write, A + area::slot_offset(5) as u64, 8));
+    Ok(())
+}
+
+fn stop_skips_unused_counters(scratch: &mut [u8]) -> CaseResult {
+    let (mut mem, area) = registered(scratch, A)?;
+    let mut ctrs = FakeCtrs::new(19, 1 << 3);
+    check!(engine::start(&mut mem, &mut ctrs, area, 0, 0b1111, 0, 0) == Ok(()));
+    check!(engine::stop(&mut mem, &mut ctrs, area, 0, 0b1111, 2) == Ok(()));
+    check!(mem.slot(A, 3) == 100);
+    for i in 0..3 {
+        check!(mem.slot(A, i) == SENTINEL);
+    }
+    // Nothing in use at all: nothing is written.
+    let mut idle = FakeCtrs::new(19, 0);
+    mem.reset_log();
+    check!(engine::stop(&mut mem, &mut idle, area, 0, 0b1111, 2) == Ok(()));
+    check!(mem.logged == 0);
+    Ok(())
+}
+
+fn already_stopped_does_not_hide_others(scratch: &mut [u8]) -> CaseResult {
+    let (mut mem, area) = registered(scratch, A)?;
+    let mut ctrs = FakeCtrs::new(19, 0b111);
+    // Start counters 1 and 2 only; 0 stays stopped.
+    check!(engine::start(&mut mem, &mut ctrs, area, 1, 0b11, 0, 0) == Ok(()));
+    ctrs.value[0] = 42;
+    check!(engine::stop(&mut mem, &mut ctrs, area, 0, 0b111, 2) == Err(SbiError::AlreadyStopped));
+    // The already stopped counter keeps its value, the later ones are saved.
+    check!(mem.slot(A, 0) == 42 && mem.slot(A, 1) == 100 && mem.slot(A, 2) == 100);
+    check!(ctrs.stops == 0b111);
+    Ok(())
+}
+
+fn overflow_bitmap_and_reset(scratch: &mut [u8]) -> CaseResult {
+    let (mut mem, area) = registered(scratch, A)?;
+    mem.set_word(A, 0);
+    let mut ctrs = FakeCtrs::new(19, 0b1_1100);
+    check!(engine::start(&mut mem, &mut ctrs, area, 2, 0b111, 0, 0) == Ok(()));
+    ctrs.overflown = 0b1_0100;
+    check!(engine::stop(&mut mem, &mut ctrs, area, 2, 0b111, 2) == Ok(()));
+    // Counters 2 and 4 overflowed: relative bits 0 and 2.
+    check!(mem.word(A) == 0b101);
+    // A stop with RESET clears the counter's bit; the other bits stay.
+    check!(engine::stop(&mut mem, &mut ctrs, area, 2, 0b100, 3) == Err(SbiError::AlreadyStopped));
+    check!(mem.word(A) == 0b001);
+    check!(ctrs.in_use == 0b0_1100);
+    // Restarting clears the overflow state, and the next stop clears the bit.
+    check!(engine::start(&mut mem, &mut ctrs, area, 2, 1, 0, 0) == Ok(()));
+    check!(engine::stop(&mut mem, &mut ctrs, area, 2, 1, 2) == Ok(()));
+    check!(mem.word(A) & 1 == 0);
+    Ok(())
+}
+
+fn start_reads_only_started_slots(scratch: &mut [u8]) -> CaseResult {
+    let (mut mem, area) = registered(scratch, A)?;
+    let mut ctrs = FakeCtrs::new(19, 1 << 5 | 1 << 6 | 1 << 8);
+    mem.set_slot(A, 0, 1000);
+    mem.set_slot(A, 1, 2000);
+    mem.set_slot(A, 3, 3000);
+    // Base 5, mask 0b1111: counters 5, 6, 7 and 8; 7 is not configured.
+    check!(engine::start(&mut mem, &mut ctrs, area, 5, 0b1111, 2, 0) == Ok(()));
+    check!(ctrs.value[5] == 1000 && ctrs.value[6] == 2000 && ctrs.value[8] == 3000);
+    check!(ctrs.value[7] == 0);
+    // Slots 0..1 in one read, slot 3 in another; nothing written.
+    check!(mem.logged == 2);
+    check!(mem.log[0] == (Op::Read, A + 8, 16));
+    check!(mem.log[1] == (Op::Read, A + 32, 8));
+    Ok(())
+}
+
+fn start_init_value_and_errors(scratch: &mut [u8]) -> CaseResult {
+    let (mut mem, area) = registered(scratch, A)?;
+    let mut ctrs = FakeCtrs::new(19, 0b11);
+    check!(engine::start(&mut mem, &mut ctrs, area, 0, 0b11, 1, 77) == Ok(()));
+    check!(ctrs.value[0] == 77 && ctrs.value[1] == 77);
+    check!(mem.logged == 0);
+    check!(engine::start(&mut mem, &mut ctrs, area, 0, 0b11, 0, 0) == Err(SbiError::AlreadyStarted));
+    check!(engine::start(&mut mem, &mut ctrs, area, 0, 0b11, 3, 0) == Err(SbiError::InvalidParam));
+    check!(engine::start(&mut mem, &mut ctrs, area, 0, 0b11, 4, 0) == Err(SbiError::InvalidParam));
+    check!(engine::stop(&mut mem, &mut ctrs, area, 0, 0b11, 4) == Err(SbiError::InvalidParam));
+    check!(engine::start(&mut mem, &mut ctrs, area, 0, 1 << 19, 0, 0) == Err(SbiError::InvalidParam));
+    ctrs.invalid = 0b10;
+    check!(engine::stop(&mut mem, &mut ctrs, area, 0, 0b11, 2) == Err(SbiError::InvalidParam));
+    // The valid counter was still saved; the invalid one was not.
+    check!(mem.slot(A, 0) == 177 && mem.slot(A, 1) == SENTINEL);
+    Ok(())
+}
+
+fn failed_write_is_failure(scratch: &mut [u8]) -> CaseResult {
+    let (mut mem, area) = registered(scratch, A)?;
+    let mut ctrs = FakeCtrs::new(19, 1);
+    check!(engine::start(&mut mem, &mut ctrs, area, 0, 1, 0, 0) == Ok(()));
+    mem.fail_writes = true;
+    check!(engine::stop(&mut mem, &mut ctrs, area, 0, 1, 2) == Err(SbiError::Failed));
+    // An area whose memory went away fails the same way on start and stop.
+    let gone = Some(HOLE);
+    mem.fail_writes = false;
+    check!(engine::start(&mut mem, &mut ctrs, gone, 0, 1, 2, 0) == Err(SbiError::Failed));
+    check!(engine::stop(&mut mem, &mut ctrs, gone, 0, 1, 2) == Err(SbiError::Failed));
+    Ok(())
+}
+
+fn two_areas_are_independent(scratch: &mut [u8]) -> CaseResult {
+    let mut mem = FakeMem::new(scratch);
+    let (mut a, mut b) = (None, None);
+    check!(engine::set_shmem(&mut mem, &mut a, A as usize, 0, 0) == Ok(()));
+    check!(engine::set_shmem(&mut mem, &mut b, B as usize, 0, 0) == Ok(()));
+    let mut ca = FakeCtrs::new(19, 1);
+    let mut cb = FakeCtrs::new(19, 1);
+    cb.value[0] = 5000;
+    check!(engine::start(&mut mem, &mut ca, a, 0, 1, 0, 0) == Ok(()));
+    check!(engine::start(&mut mem, &mut cb, b, 0, 1, 0, 0) == Ok(()));
+    check!(engine::stop(&mut mem, &mut ca, a, 0, 1, 2) == Ok(()));
+    check!(mem.slot(A, 0) == 100 && mem.slot(B, 0) == 0);
+    check!(engine::stop(&mut mem, &mut cb, b, 0, 1, 2) == Ok(()));
+    check!(mem.slot(A, 0) == 100 && mem.slot(B, 0) == 5100);
+    Ok(())
+}
+
+fn ctr_info_bounds(_: &mut [u8]) -> CaseResult {
+    let ctrs = FakeCtrs::new(19, 0);
+    check!(engine::ctr_info(&ctrs, 0) == Ok(0x1000));
+    check!(engine::ctr_info(&ctrs, 1) == Err(SbiError::InvalidParam));
+    check!(engine::ctr_info(&ctrs, 18) == Ok(0x1012));
+    check!(engine::ctr_info(&ctrs, 19) == Err(SbiError::InvalidParam));
+    check!(engine::ctr_info(&ctrs, 64) == Err(SbiError::InvalidParam));
+    check!(engine::ctr_info(&ctrs, usize::MAX) == Err(SbiError::InvalidParam));
+    Ok(())
+}
+
+cases!(
+    error_codes,
+    area_layout,
+    shmem_validation_table,
+    flag_validation,
+    counter_set_bounds,
+    nospec_clamps,
+    word_runs_coalesce,
+    set_shmem_zeroes_and_replaces,
+    set_shmem_bad_addresses,
+    no_shmem_errors,
+    stop_writes_only_stopped_slots,
+    stop_skips_unused_counters,
+    already_stopped_does_not_hide_others,
+    overflow_bitmap_and_reset,
+    start_reads_only_started_slots,
+    start_init_value_and_errors,
+    failed_write_is_failure,
+    two_areas_are_independent,
+    ctr_info_bounds,
+);

@@ -1,0 +1,80 @@
+#!/bin/bash
+# Unpack the pinned linux-source-6.12 tree into build/linux, graft the
+# project's files into it and apply the glue/ patch series.
+#
+# Re-running is cheap and keeps incremental builds incremental: grafted files
+# are only rewritten when their contents change, and the series is only
+# re-applied (after reverting the previous one) when glue/ changed.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+SRC=$BUILD/linux
+TARBALL=/usr/src/linux-source-6.12.tar.xz
+APPLIED=$SRC/.rsproj-applied
+
+kernel_version() {
+	awk '/^VERSION =/ {v=$3} /^PATCHLEVEL =/ {p=$3} /^SUBLEVEL =/ {s=$3}
+	     END {print v "." p "." s}' "$1/Makefile"
+}
+
+step "kernel: source $KERNEL_VERSION"
+if [ ! -f "$SRC/Makefile" ]; then
+	[ -f "$TARBALL" ] || die "$TARBALL missing: run scripts/setup.sh"
+	have=$(dpkg-query -W -f='${Version}' linux-source-6.12 2>/dev/null || true)
+	[ "$have" = "$KERNEL_PKG_VERSION" ] ||
+		die "linux-source-6.12 is '$have', this project is pinned to $KERNEL_PKG_VERSION"
+	info "unpacking $TARBALL (about 20 s)"
+	mkdir -p "$BUILD"
+	rm -rf "$BUILD/linux-source-6.12" "$SRC"
+	tar -C "$BUILD" -xf "$TARBALL"
+	mv "$BUILD/linux-source-6.12" "$SRC"
+fi
+got=$(kernel_version "$SRC")
+[ "$got" = "$KERNEL_VERSION" ] ||
+	die "build/linux is Linux $got, this project is pinned to $KERNEL_VERSION (remove build/linux)"
+info "Linux $got in $SRC"
+
+step "kernel: glue patch series"
+series_hash=$(cat "$TOP/glue/series" $(sed -e 's/#.*//' -e '/^\s*$/d' -e "s|^|$TOP/glue/|" "$TOP/glue/series") | sha256sum | cut -d' ' -f1)
+if [ -f "$APPLIED/hash" ] && [ "$(cat "$APPLIED/hash")" = "$series_hash" ]; then
+	info "series unchanged, already applied"
+else
+	if [ -f "$APPLIED/series" ]; then
+		info "reverting the previously applied series"
+		for p in $(tac "$APPLIED/series"); do
+			patch -d "$SRC" -p1 -R -s -f < "$APPLIED/$p" ||
+				die "cannot revert $p: remove build/linux and run again"
+		done
+	fi
+	rm -rf "$APPLIED"
+	for p in $(sed -e 's/#.*//' -e '/^\s*$/d' "$TOP/glue/series"); do
+		info "applying $p"
+		if ! patch -d "$SRC" -p1 -s -f -N --dry-run < "$TOP/glue/$p" >/tmp/rsproj-patch.$$ 2>&1; then
+			cat /tmp/rsproj-patch.$$ >&2
+			die "glue/$p does not apply to Linux $got"
+		fi
+		patch -d "$SRC" -p1 -s -f -N < "$TOP/glue/$p"
+		mkdir -p "$APPLIED"
+		cp "$TOP/glue/$p" "$APPLIED/$p"
+		echo "$p" >> "$APPLIED/series"
+	done
+	mkdir -p "$APPLIED"
+	echo "$series_hash" > "$APPLIED/hash"
+	rm -f /tmp/rsproj-patch.$$
+fi
+
+step "kernel: graft project files"
+# Each line of graft.map: <path in this repository> <path in the kernel tree>.
+n=0
+while read -r from to; do
+	case "$from" in ''|'#'*) continue ;; esac
+	if [ -d "$TOP/$from" ]; then
+		mkdir -p "$SRC/$to"
+		rsync -rc --out-format='    updated %n' "$TOP/$from/" "$SRC/$to/"
+	else
+		mkdir -p "$(dirname "$SRC/$to")"
+		cmp -s "$TOP/$from" "$SRC/$to" || { cp "$TOP/$from" "$SRC/$to"; info "updated $to"; }
+	fi
+	n=$((n + 1))
+done < "$TOP/scripts/graft.map"
+info "$n graft rules applied"

@@ -1,0 +1,51 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * KUnit suite for the pure core of the Rust SBI PMU snapshot
+ * (arch/riscv/kvm/pmu_snapshot.rs). The cases are written in Rust and run
+ * here as the parameters of one KUnit case, one KTAP line each.
+ */
+
+#include <kunit/test.h>
+#include <linux/string.h>
+
+unsigned int kvm_pmu_snapshot_test_count(void);
+size_t kvm_pmu_snapshot_test_scratch_size(void);
+const char *kvm_pmu_snapshot_test_name(unsigned int index);
+u32 kvm_pmu_snapshot_test_run(unsigned int index, u8 *scratch, size_t len);
+
+static const void *pmu_snapshot_core_gen(const void *prev, char *desc)
+{
+	/* Parameters are 1-based so that the first one is not NULL. */
+	unsigned long next = (unsigned long)prev + 1;
+
+	if (next > kvm_pmu_snapshot_test_count())
+		return NULL;
+	strscpy(desc, kvm_pmu_snapshot_test_name(next - 1), KUNIT_PARAM_DESC_SIZE);
+	return (const void *)next;
+}
+
+static void pmu_snapshot_core(struct kunit *test)
+{
+	unsigned int index = (unsigned long)test->param_value - 1;
+	size_t len = kvm_pmu_snapshot_test_scratch_size();
+	u8 *scratch = kunit_kzalloc(test, len, GFP_KERNEL);
+	u32 line;
+
+	KUNIT_ASSERT_NOT_NULL(test, scratch);
+	line = kvm_pmu_snapshot_test_run(index, scratch, len);
+	KUNIT_EXPECT_EQ_MSG(test, line, 0,
+			    "%s: check at tests.rs:%u failed",
+			    kvm_pmu_snapshot_test_name(index), line);
+}
+
+static struct kunit_case pmu_snapshot_cases[] = {
+	KUNIT_CASE_PARAM(pmu_snapshot_core, pmu_snapshot_core_gen),
+	{}
+};
+
+static struct kunit_suite pmu_snapshot_suite = {
+	.name = "riscv_kvm_pmu_snapshot",
+	.test_cases = pmu_snapshot_cases,
+};
+
+kunit_test_suite(pmu_snapshot_suite);
