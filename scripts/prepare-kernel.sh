@@ -39,6 +39,13 @@ series_hash=$(cat "$TOP/glue/series" $(sed -e 's/#.*//' -e '/^\s*$/d' -e "s|^|$T
 if [ -f "$APPLIED/hash" ] && [ "$(cat "$APPLIED/hash")" = "$series_hash" ]; then
 	info "series unchanged, already applied"
 else
+	# Keep the mtime of files whose contents the new series leaves as they
+	# were, so that re-applying does not trigger needless rebuilds.
+	KEEP=$(mktemp -d)
+	for f in $(cat "$APPLIED"/*.patch "$TOP"/glue/*.patch 2>/dev/null |
+		   sed -n 's|^+++ b/\([^\t ]*\).*|\1|p' | sort -u); do
+		[ -f "$SRC/$f" ] && mkdir -p "$KEEP/$(dirname "$f")" && cp -p "$SRC/$f" "$KEEP/$f"
+	done
 	if [ -f "$APPLIED/series" ]; then
 		info "reverting the previously applied series"
 		for p in $(tac "$APPLIED/series"); do
@@ -60,6 +67,10 @@ else
 	done
 	mkdir -p "$APPLIED"
 	echo "$series_hash" > "$APPLIED/hash"
+	(cd "$KEEP" && find . -type f) | while read -r f; do
+		if cmp -s "$KEEP/$f" "$SRC/$f"; then touch -r "$KEEP/$f" "$SRC/$f"; fi
+	done
+	rm -rf "$KEEP"
 	rm -f /tmp/rsproj-patch.$$
 fi
 

@@ -1,0 +1,29 @@
+#!/bin/bash
+# Cross-build the riscv KVM selftests this project runs: the upstream
+# sbi_pmu_test and the project's own selftests (grafted from tests/selftests).
+#   build-selftests.sh VARIANT
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+VARIANT=${1:-rust}
+SRC=$BUILD/linux
+OUT=$BUILD/kernel-$VARIANT
+ST=$BUILD/selftests
+# Built from the same tree for every kernel variant.
+PROGS="riscv/sbi_pmu_test $(sed -n 's/^\([a-z0-9_]*\)\s.*/riscv\/\1/p' "$TOP/tests/selftests/LIST" 2>/dev/null || true)"
+
+step "selftests: kernel headers"
+make -s -C "$SRC" O="$OUT" ARCH=riscv LLVM=1 headers >/dev/null
+info "installed in ${OUT#$TOP/}/usr/include"
+
+step "selftests: cross-build $(echo $PROGS | wc -w) programs"
+mkdir -p "$ST"
+make -s -C "$SRC/tools/testing/selftests/kvm" ARCH=riscv \
+	CROSS_COMPILE=riscv64-linux-gnu- OUTPUT="$ST" \
+	KHDR_INCLUDES="-isystem $OUT/usr/include" \
+	EXTRA_CFLAGS="-static -Wno-unused-command-line-argument" LDFLAGS=-static \
+	$(for p in $PROGS; do printf '%s ' "$ST/$p"; done) 2>&1 | sed 's/^/    /'
+for p in $PROGS; do
+	[ -x "$ST/$p" ] || die "selftest $p was not built"
+	info "built $p"
+done

@@ -1,0 +1,347 @@
+#!/usr/bin/env python3
+"""Boot a kernel of this project under QEMU with a test initramfs, and
+parse what it printed: KUnit KTAP, the tests' TAP, and kernel reports.
+
+Used by scripts/test.py and the demo; run it alone with
+    scripts/qemu.py --variant rust --test sbi_pmu_test
+"""
+import argparse
+import os
+import re
+import subprocess
+import sys
+import time
+
+TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BUILD = os.environ.get("BUILD", os.path.join(TOP, "build"))
+ST = os.path.join(BUILD, "selftests")
+
+# Kernel messages that fail a run wherever they appear.
+REPORTS = [
+    (re.compile(r"Kernel panic"), "kernel panic"),
+    (re.compile(r"\bOops\b|Unable to handle kernel"), "kernel oops"),
+    (re.compile(r"^\s*WARNING:|\bWARNING: CPU"), "kernel WARNING"),
+    (re.compile(r"\bBUG:"), "kernel BUG"),
+    (re.compile(r"KASAN:"), "KASAN report"),
+    (re.compile(r"UBSAN:"), "UBSAN report"),
+    (re.compile(r"possible circular locking|inconsistent lock state|lockdep"), "lockdep report"),
+    (re.compile(r"unreferenced object"), "kmemleak leak"),
+    (re.compile(r"Call Trace:"), "call trace"),
+]
+TS = re.compile(r"^\[\s*\d+\.\d+\]\s?")
+
+
+def qemu_cmd(image, initrd, smp=2, icount=False, append=""):
+    cmd = [
+        "qemu-system-riscv64", "-M", "virt,aia=aplic-imsic",
+        "-cpu", "rv64,h=true,sscofpmf=true,smaia=true,ssaia=true",
+        "-smp", str(smp), "-m", "1G", "-nographic", "-bios", "default",
+        "-kernel", image, "-initrd", initrd, "-no-reboot",
+        "-append", "console=ttyS0 panic=-1 " + append,
+    ]
+    if icount:
+        cmd += ["-icount", "shift=0"]
+    return cmd
+
+
+def pack_initramfs(kdir, plan, programs, out):
+    """Writes a gzip'd initramfs with /init, /plan and the given programs."""
+    init = os.path.join(BUILD, "init")
+    src = os.path.join(TOP, "tests", "init", "init.c")
+    if not os.path.exists(init) or os.path.getmtime(init) < os.path.getmtime(src):
+        subprocess.run(["riscv64-linux-gnu-gcc", "-static", "-O2", "-Wall", "-Werror",
+                        "-o", init, src], check=True)
+    plan_file = out + ".plan"
+    with open(plan_file, "w") as f:
+        f.write("".join(line + "\n" for line in plan))
+    spec = ["dir /dev 0755 0 0", "nod /dev/console 0600 0 0 c 5 1",
+            "dir /proc 0755 0 0", "dir /sys 0755 0 0", "dir /tmp 1777 0 0",
+            "dir /bin 0755 0 0", f"file /init {init} 0755 0 0",
+            f"file /plan {plan_file} 0644 0 0"]
+    for dest, path in programs.items():
+        spec.append(f"file {dest} {path} 0755 0 0")
+    spec_file = out + ".spec"
+    with open(spec_file, "w") as f:
+        f.write("\n".join(spec) + "\n")
+    gen = os.path.join(kdir, "usr", "gen_init_cpio")
+    with open(out, "wb") as f:
+        cpio = subprocess.Popen([gen, spec_file], stdout=subprocess.PIPE)
+        subprocess.run(["gzip", "-1"], stdin=cpio.stdout, stdout=f, check=True)
+        if cpio.wait() != 0:
+            raise RuntimeError("gen_init_cpio failed")
+
+
+def boot(variant, plan, programs, log, timeout=600, smp=2, icount=False, echo=False):
+    """Boots the variant's kernel; returns (console lines, seconds, timed_out)."""
+    kdir = os.path.join(BUILD, "kernel-" + variant)
+    image = os.path.join(kdir, "arch", "riscv", "boot", "Image")
+    initrd = log + ".initramfs.gz"
+    pack_initramfs(kdir, plan, programs, initrd)
+    start = time.time()
+    lines, timed_out = [], False
+    with open(log, "w") as f:
+        p = subprocess.Popen(qemu_cmd(image, initrd, smp, icount), stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        deadline = start + timeout
+        os.set_blocking(p.stdout.fileno(), False)
+        buf = b""
+        while True:
+            chunk = p.stdout.read()
+            if chunk:
+                buf += chunk
+                *done, buf = buf.split(b"\n")
+                for raw in done:
+                    line = raw.decode("utf-8", "replace").rstrip("\r")
+                    f.write(line + "\n")
+                    lines.append(line)
+                    if echo:
+                        print(line, flush=True)
+            elif p.poll() is not None:
+                break
+            else:
+                time.sleep(0.05)
+            if time.time() > deadline:
+                p.kill()
+                timed_out = True
+                break
+        if buf:
+            lines.append(buf.decode("utf-8", "replace"))
+            f.write(lines[-1] + "\n")
+        p.wait()
+    return lines, time.time() - start, timed_out
+
+
+class Results:
+    """Test results: (suite, name, status, note) with status pass/fail/skip."""
+
+    def __init__(self):
+        self.items = []
+
+    def add(self, suite, name, status, note=""):
+        self.items.append((suite, name, status, note))
+
+    def count(self, status):
+        return sum(1 for i in self.items if i[2] == status)
+
+
+def parse_ktap(lines, results):
+    """Adds one result per KUnit leaf test (parameters count as leaves)."""
+    res_re = re.compile(r"^(\s*)(ok|not ok) (\d+) (.*?)(?:\s+#\s*(SKIP.*))?$")
+    suite_re = re.compile(r"^(\s*)# Subtest: (\S+)")
+    entries = []
+    in_kunit = False
+    names = {}
+    for raw in lines:
+        line = TS.sub("", raw)
+        if line.startswith("KTAP version") and not in_kunit:
+            in_kunit = True
+            continue
+        if not in_kunit:
+            continue
+        if line.startswith("@@INIT"):
+            break
+        m = suite_re.match(line)
+        if m:
+            names[len(m.group(1))] = m.group(2)
+            continue
+        m = res_re.match(line)
+        if m:
+            entries.append((len(m.group(1)), m.group(2), m.group(4), m.group(5)))
+    prev_indent = -1
+    for indent, ok, name, skip in entries:
+        leaf = prev_indent <= indent
+        prev_indent = indent
+        if not leaf or indent == 0:
+            continue
+        parents = [names[i] for i in sorted(names) if i <= indent]
+        suite = "kunit:" + "/".join(parents)
+        status = "skip" if skip else ("pass" if ok == "ok" else "fail")
+        results.add(suite, name, status)
+
+
+def parse_runs(lines, results, parsers):
+    """Adds the results of every framed test program run."""
+    begin = re.compile(r"^@@BEGIN (\S+)")
+    end = re.compile(r"^@@END (\S+) (.*)")
+    cur, body, seen = None, [], set()
+    for raw in lines:
+        line = TS.sub("", raw) if raw.startswith("[") and "@@" not in raw else raw
+        m = begin.match(line)
+        if m:
+            cur, body = m.group(1), []
+            continue
+        m = end.match(line)
+        if m and cur == m.group(1):
+            seen.add(cur)
+            parsers.get(cur, parse_tap)(cur, body, m.group(2), results)
+            cur = None
+            continue
+        if cur:
+            body.append(line)
+    if cur:
+        results.add("selftest", cur, "fail", "did not finish")
+        seen.add(cur)
+    return seen
+
+
+def exit_status(tail):
+    m = re.match(r"rc=(\d+)", tail)
+    if m:
+        return int(m.group(1))
+    return None
+
+
+def parse_tap(name, body, tail, results):
+    """kselftest TAP: one result per 'ok'/'not ok' line, plus the exit code."""
+    res_re = re.compile(r"^(ok|not ok) (\d+) (.*?)(?:\s+#\s*(SKIP|XFAIL)\b.*)?$")
+    n = 0
+    for line in body:
+        m = res_re.match(line)
+        if not m:
+            continue
+        n += 1
+        if m.group(4):
+            status = "skip"
+        else:
+            status = "pass" if m.group(1) == "ok" else "fail"
+        results.add("selftest:" + name, m.group(3).strip(), status)
+    rc = exit_status(tail)
+    if rc is None:
+        results.add("selftest:" + name, "exit", "fail", tail)
+    elif rc == 4 and n == 0:
+        results.add("selftest:" + name, "(whole)", "skip", "skipped")
+    elif rc != 0 and rc != 4:
+        results.add("selftest:" + name, "exit", "fail", f"exit code {rc}")
+    elif n == 0:
+        results.add("selftest:" + name, "(whole)", "fail", "no TAP results")
+
+
+SBI_PMU_SUBTESTS = ["basic", "event verification", "event verification with snapshot",
+                    "event verification with overflow"]
+
+
+def parse_sbi_pmu_test(name, body, tail, results):
+    """Upstream sbi_pmu_test prints 'SBI PMU <what> test : PASS' per subtest."""
+    text = "\n".join(body)
+    rc = exit_status(tail)
+    skipped = "SKIP" in text.upper() and rc == 4
+    for sub in SBI_PMU_SUBTESTS:
+        if f"SBI PMU {sub} test : PASS" in text:
+            results.add("selftest:" + name, sub, "pass")
+        elif skipped:
+            results.add("selftest:" + name, sub, "skip", "test skipped")
+        else:
+            results.add("selftest:" + name, sub, "fail", tail)
+    if rc not in (0, 4):
+        results.add("selftest:" + name, "exit", "fail", tail)
+
+
+def load_deviations(path):
+    """Reads '<check name> | <why>' lines."""
+    out = {}
+    for line in open(path):
+        line = line.strip()
+        if line and not line.startswith("#"):
+            name, _, why = line.partition(" | ")
+            out[name.strip()] = why.strip()
+    return out
+
+
+def expect_deviations(deviations):
+    """A TAP parser for a differential run: the listed checks must fail,
+    every other check must pass, and the exit code may be 1 only because
+    of the listed failures."""
+    def parser(name, body, tail, results):
+        inner = Results()
+        parse_tap(name, body, tail, inner)
+        seen = set()
+        for suite, check, status, note in inner.items:
+            if check == "exit":
+                continue
+            if check in deviations:
+                seen.add(check)
+                if status == "fail":
+                    results.add(suite, check, "pass", "expected deviation: " + deviations[check])
+                else:
+                    results.add(suite, check, "fail", "expected this path to deviate here")
+            else:
+                results.add(suite, check, status, note)
+        for check in deviations:
+            if check not in seen:
+                results.add("selftest:" + name, check, "fail", "check never ran")
+        rc = exit_status(tail)
+        if rc not in (0, 1):
+            results.add("selftest:" + name, "exit", "fail", tail)
+    return parser
+
+
+def scan_reports(lines):
+    """Returns the kernel reports found in the console output."""
+    found = []
+    for raw in lines:
+        for pat, what in REPORTS:
+            if pat.search(raw):
+                found.append(f"{what}: {raw.strip()}")
+                break
+    return found
+
+
+def run(variant, tests, results, label=None, timeout=900, smp=2, echo=False):
+    """Boots once, running the named tests; adds every result."""
+    label = label or variant
+    plan, programs, parsers = [], {}, {}
+    for t in tests:
+        plan.append(f"{t['name']} {t.get('timeout', 300)} /bin/{os.path.basename(t['path'])} "
+                    + " ".join(t.get("args", [])))
+        programs["/bin/" + os.path.basename(t["path"])] = t["path"]
+        if t.get("parser"):
+            parsers[t["name"]] = t["parser"]
+    logdir = os.path.join(BUILD, "logs")
+    os.makedirs(logdir, exist_ok=True)
+    log = os.path.join(logdir, f"{label}.console.log")
+    lines, secs, timed_out = boot(variant, plan, programs, log, timeout, smp, echo=echo)
+    parse_ktap(lines, results)
+    seen = parse_runs(lines, results, parsers)
+    for t in tests:
+        if t["name"] not in seen:
+            results.add("selftest:" + t["name"], "(whole)", "fail", "never ran")
+    boot_name = f"boot[{label}]"
+    problems = scan_reports(lines)
+    if timed_out:
+        problems.append(f"timeout after {timeout} s")
+    if not any(line.startswith("@@DONE") for line in lines) and not timed_out:
+        problems.append("init did not finish")
+    if problems:
+        for p in problems[:20]:
+            results.add(boot_name, "clean console", "fail", p)
+    else:
+        results.add(boot_name, "clean console", "pass", f"{secs:.0f} s")
+    return lines, secs, log
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--variant", default="rust")
+    ap.add_argument("--test", action="append", default=[],
+                    help="selftest program under build/selftests/riscv (repeatable)")
+    ap.add_argument("--echo", action="store_true", help="print the console as it comes")
+    a = ap.parse_args()
+    results = Results()
+    tests = []
+    for t in a.test:
+        t = {"name": t, "path": os.path.join(ST, "riscv", t)}
+        if t["name"] == "sbi_pmu_test":
+            t["parser"] = parse_sbi_pmu_test
+        tests.append(t)
+    _, secs, log = run(a.variant, tests, results, echo=a.echo)
+    for suite, name, status, note in results.items:
+        print(f"{status.upper():4} {suite} {name} {note}")
+    print(f"console log: {log} ({secs:.0f} s)")
+    fails = results.count("fail")
+    print(f"{results.count('pass')} passed, {fails} failed"
+          + (f", {results.count('skip')} skipped" if results.count("skip") else ""))
+    return 1 if fails else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

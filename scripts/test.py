@@ -1,0 +1,114 @@
+#!/usr/bin/env python3
+"""Run every test of the project and print one summary.
+
+Stages: set-up, kernel preparation, the Rust and C kernel builds, the riscv
+selftests, the host-side cargo tests, then one QEMU boot per kernel variant
+running KUnit (at boot) and the selftests. The last line is
+'N passed, N failed' (', N skipped' if any); the exit code is non-zero on
+any failure.
+"""
+import os
+import re
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import qemu  # noqa: E402
+
+TOP = qemu.TOP
+ST = os.path.join(qemu.BUILD, "selftests", "riscv")
+TIMES = []
+
+
+def stage(name, cmd, **kw):
+    print(f"\n######## {name}", flush=True)
+    start = time.time()
+    r = subprocess.run(cmd, cwd=TOP, **kw)
+    TIMES.append((name, time.time() - start))
+    if r.returncode != 0:
+        print(f"######## {name}: FAILED (exit {r.returncode})", flush=True)
+    return r
+
+
+def host_tests(results):
+    print("\n######## host-side cargo tests", flush=True)
+    start = time.time()
+    r = subprocess.run(["cargo", "test", "--offline", "-q", "--", "--nocapture"],
+                       cwd=os.path.join(TOP, "tests", "host"), capture_output=True, text=True)
+    TIMES.append(("host-side cargo tests", time.time() - start))
+    print(r.stdout + r.stderr)
+    n = 0
+    for line in r.stdout.splitlines():
+        m = re.match(r"^(ok|not ok) \d+ (\S+)", line)
+        if m:
+            n += 1
+            results.add("host", m.group(2), "pass" if m.group(1) == "ok" else "fail")
+    if r.returncode != 0 or n == 0:
+        results.add("host", "cargo test", "fail", f"exit {r.returncode}, {n} cases")
+
+
+def selftests_for(variant):
+    tests = [{"name": "sbi_pmu_test", "path": os.path.join(ST, "sbi_pmu_test"),
+              "parser": qemu.parse_sbi_pmu_test, "timeout": 120}]
+    listing = os.path.join(TOP, "tests", "selftests", "LIST")
+    if os.path.exists(listing):
+        for line in open(listing):
+            parts = line.split()
+            if not parts or parts[0].startswith("#"):
+                continue
+            name, variants, timeout = parts[0], parts[1].split(","), int(parts[2])
+            if variant in variants or "all" in variants:
+                t = {"name": name, "path": os.path.join(ST, name),
+                     "timeout": timeout, "args": parts[3:]}
+                dev = os.path.join(TOP, "tests", "selftests", f"{variant}-path-deviations.txt")
+                if name == "pmu_snapshot_conformance" and os.path.exists(dev):
+                    t["parser"] = qemu.expect_deviations(qemu.load_deviations(dev))
+                tests.append(t)
+    return tests
+
+
+def main():
+    results = qemu.Results()
+    t0 = time.time()
+    fatal = False
+    for name, cmd in [("set-up", ["bash", "scripts/setup.sh"]),
+                      ("kernel preparation", ["bash", "scripts/prepare-kernel.sh"]),
+                      ("kernel build (rust)", ["bash", "scripts/build-kernel.sh", "rust"]),
+                      ("kernel build (c)", ["bash", "scripts/build-kernel.sh", "c"]),
+                      ("selftests build", ["bash", "scripts/build-selftests.sh", "rust"])]:
+        r = stage(name, cmd)
+        results.add("build", name, "pass" if r.returncode == 0 else "fail")
+        if r.returncode != 0:
+            fatal = True
+            break
+    host_tests(results)
+    if not fatal:
+        for variant in ("rust", "c"):
+            print(f"\n######## QEMU boot: {variant} kernel", flush=True)
+            start = time.time()
+            _, secs, log = qemu.run(variant, selftests_for(variant), results)
+            TIMES.append((f"QEMU boot ({variant})", time.time() - start))
+            print(f"console log: {os.path.relpath(log, TOP)}")
+
+    print("\n######## results")
+    for suite, name, status, note in results.items:
+        if status != "pass" or os.environ.get("VERBOSE"):
+            print(f"{status.upper():4} {suite}: {name}" + (f" ({note})" if note else ""))
+    suites = {}
+    for suite, _, status, _ in results.items:
+        s = suites.setdefault(suite, [0, 0, 0])
+        s[["pass", "fail", "skip"].index(status)] += 1
+    for suite, (p, f, s) in suites.items():
+        print(f"  {suite:45} {p:4} passed {f:3} failed {s:3} skipped")
+    print("\n######## times")
+    for name, secs in TIMES:
+        print(f"  {name:30} {secs:7.1f} s")
+    print(f"  {'total':30} {time.time() - t0:7.1f} s")
+    p, f, s = (results.count(x) for x in ("pass", "fail", "skip"))
+    print(f"{p} passed, {f} failed" + (f", {s} skipped" if s else ""))
+    return 1 if f else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
