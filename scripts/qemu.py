@@ -325,6 +325,7 @@ def main():
     ap.add_argument("--test", action="append", default=[],
                     help="selftest program under build/selftests/riscv (repeatable)")
     ap.add_argument("--echo", action="store_true", help="print the console as it comes")
+    ap.add_argument("--show", action="store_true", help="print what the test programs printed")
     a = ap.parse_args()
     results = Results()
     tests = []
@@ -333,7 +334,20 @@ def main():
         if t["name"] == "sbi_pmu_test":
             t["parser"] = parse_sbi_pmu_test
         tests.append(t)
-    _, secs, log = run(a.variant, tests, results, echo=a.echo)
+    lines, secs, log = run(a.variant, tests, results, echo=a.echo)
+    if a.show:
+        inside = False
+        for line in lines:
+            if line.startswith("@@BEGIN"):
+                inside = True
+                print(f"---- {line.split()[1]} (in a KVM guest on the {a.variant} kernel, under QEMU)")
+                continue
+            if line.startswith("@@END"):
+                inside = False
+                print("----")
+                continue
+            if inside:
+                print("  " + line)
     for suite, name, status, note in results.items:
         print(f"{status.upper():4} {suite} {name} {note}")
     print(f"console log: {log} ({secs:.0f} s)")

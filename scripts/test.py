@@ -48,6 +48,26 @@ def host_tests(results):
         results.add("host", "cargo test", "fail", f"exit {r.returncode}, {n} cases")
 
 
+def kunit_tool(results):
+    """KUnit through tools/testing/kunit/kunit.py (its own kernel build)."""
+    print("\n######## KUnit through kunit.py", flush=True)
+    start = time.time()
+    r = subprocess.run(["bash", "scripts/kunit.sh"], cwd=TOP, capture_output=True, text=True)
+    TIMES.append(("kunit.py (build + run)", time.time() - start))
+    out = r.stdout + r.stderr
+    print("\n".join(out.splitlines()[-40:]))
+    n = 0
+    for line in out.splitlines():
+        m = re.search(r"\[(PASSED|FAILED|SKIPPED)\] (\S+)", line)
+        # Leaf results only: parameters of the one parameterised case.
+        if m and m.group(2) not in ("pmu_snapshot_core", "riscv_kvm_pmu_snapshot"):
+            n += 1
+            results.add("kunit.py", m.group(2),
+                        {"PASSED": "pass", "FAILED": "fail", "SKIPPED": "skip"}[m.group(1)])
+    if r.returncode != 0 or n == 0:
+        results.add("kunit.py", "run", "fail", f"exit {r.returncode}, {n} results")
+
+
 def selftests_for(variant):
     tests = [{"name": "sbi_pmu_test", "path": os.path.join(ST, "sbi_pmu_test"),
               "parser": qemu.parse_sbi_pmu_test, "timeout": 120}]
@@ -84,6 +104,7 @@ def main():
             break
     host_tests(results)
     if not fatal:
+        kunit_tool(results)
         for variant in ("rust", "c"):
             print(f"\n######## QEMU boot: {variant} kernel", flush=True)
             start = time.time()

@@ -1,0 +1,55 @@
+# Entry points of the project. `make` builds the patched kernel and runs the
+# demo; `make test` runs every test. Both install what they need first.
+
+PYTHON ?= python3
+
+.PHONY: all demo setup prepare kernel kernel-c selftests test host-test kunit \
+	run-test clean help
+
+all: demo
+
+help:
+	@echo "make              set up, build the patched kernel, boot it and run the demo"
+	@echo "make test         run every test; last line: N passed, N failed"
+	@echo "make kernel       build the Rust-path kernel (build/kernel-rust)"
+	@echo "make kernel-c     build the C-path kernel (build/kernel-c)"
+	@echo "make host-test    host-side cargo tests of the pure core"
+	@echo "make kunit        the KUnit suite through tools/testing/kunit/kunit.py"
+	@echo "make run-test T=pmu_snapshot_conformance [VARIANT=c]   one selftest alone"
+	@echo "make clean        remove build/"
+
+setup:
+	bash scripts/setup.sh
+
+prepare: setup
+	bash scripts/prepare-kernel.sh
+
+kernel: prepare
+	bash scripts/build-kernel.sh rust
+
+kernel-c: prepare
+	bash scripts/build-kernel.sh c
+
+selftests: prepare
+	bash scripts/build-selftests.sh rust
+
+demo: kernel selftests
+	$(PYTHON) scripts/qemu.py --variant rust --test pmu_snapshot_demo --show
+
+test:
+	$(PYTHON) scripts/test.py
+
+host-test:
+	cd tests/host && cargo test --offline -- --nocapture
+
+kunit: prepare
+	bash scripts/kunit.sh
+
+VARIANT ?= rust
+run-test: prepare
+	bash scripts/build-kernel.sh $(VARIANT)
+	bash scripts/build-selftests.sh $(VARIANT)
+	$(PYTHON) scripts/qemu.py --variant $(VARIANT) --test $(T) --show
+
+clean:
+	rm -rf build tests/host/target
