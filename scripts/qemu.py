@@ -300,11 +300,14 @@ def run(variant, tests, results, label=None, timeout=900, smp=2, echo=False):
     os.makedirs(logdir, exist_ok=True)
     log = os.path.join(logdir, f"{label}.console.log")
     lines, secs, timed_out = boot(variant, plan, programs, log, timeout, smp, echo=echo)
-    parse_ktap(lines, results)
-    seen = parse_runs(lines, results, parsers)
+    mine = Results()
+    parse_ktap(lines, mine)
+    seen = parse_runs(lines, mine, parsers)
     for t in tests:
         if t["name"] not in seen:
-            results.add("selftest:" + t["name"], "(whole)", "fail", "never ran")
+            mine.add("selftest:" + t["name"], "(whole)", "fail", "never ran")
+    for suite, name, status, note in mine.items:
+        results.add(f"{label}/{suite}", name, status, note)
     boot_name = f"boot[{label}]"
     problems = scan_reports(lines)
     if timed_out:
