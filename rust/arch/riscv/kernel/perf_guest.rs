@@ -1,0 +1,82 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! riscv perf: tell guest samples from host samples.
+//!
+//! Overrides the generic `perf_misc_flags()` and `perf_instruction_pointer()`
+//! (see `asm/perf_event.h`): when `perf_guest_state()` says the sample
+//! interrupted a guest, the sample is `GUEST_KERNEL` or `GUEST_USER` and its
+//! IP is the guest's; otherwise it is `KERNEL` or `USER` from the interrupted
+//! host registers. The classification is in [`attribution`], pure and
+//! tested by KUnit.
+
+use core::ffi::c_ulong;
+
+use kernel::bindings;
+
+#[path = "perf_guest/attribution.rs"]
+mod attribution;
+
+#[cfg(CONFIG_RISCV_PERF_GUEST_KUNIT_TEST)]
+#[path = "perf_guest/kunit.rs"]
+mod kunit;
+#[cfg(CONFIG_RISCV_PERF_GUEST_KUNIT_TEST)]
+#[path = "perf_guest/tests.rs"]
+mod tests;
+
+use attribution::Context;
+
+/// `SR_SPP`: `sstatus.SPP`, set when the trap came from supervisor mode.
+const SR_SPP: usize = 1 << 8;
+
+/// The interrupted host context: its IP and whether it was user mode.
+///
+/// # Safety
+///
+/// `regs` must be null or point to valid registers.
+unsafe fn host(regs: *const bindings::pt_regs) -> (usize, bool) {
+    if regs.is_null() {
+        return (0, false);
+    }
+    // SAFETY: `regs` is valid (guaranteed by the caller).
+    let (epc, status) = unsafe { ((*regs).epc, (*regs).status) };
+    // `user_mode()`: the trap did not come from supervisor mode.
+    (epc, status & SR_SPP == 0)
+}
+
+fn guest_state() -> u32 {
+    // SAFETY: reads the registered guest callbacks; safe in any context,
+    // including the PMU interrupt.
+    unsafe { bindings::perf_guest_state() }
+}
+
+/// `perf_misc_flags()` for riscv: the `PERF_RECORD_MISC_*` cpumode.
+///
+/// # Safety
+///
+/// `regs` must be null or point to the registers of the sampled context.
+#[no_mangle]
+pub unsafe extern "C" fn perf_misc_flags(regs: *mut bindings::pt_regs) -> c_ulong {
+    let state = guest_state();
+    // SAFETY: guaranteed by the caller.
+    let (_, user) = unsafe { host(regs) };
+    c_ulong::from(Context::of(state, user).misc())
+}
+
+/// `perf_instruction_pointer()` for riscv: the guest's IP for guest
+/// samples, else the interrupted host IP.
+///
+/// # Safety
+///
+/// `regs` must be null or point to the registers of the sampled context.
+#[no_mangle]
+pub unsafe extern "C" fn perf_instruction_pointer(regs: *mut bindings::pt_regs) -> c_ulong {
+    let state = guest_state();
+    // SAFETY: guaranteed by the caller.
+    let (ip, _) = unsafe { host(regs) };
+    let guest_ip = || {
+        // SAFETY: only called while `perf_guest_state()` reports a guest,
+        // as `perf_guest_get_ip()` requires.
+        unsafe { bindings::perf_guest_get_ip() as usize }
+    };
+    attribution::instruction_pointer(state, guest_ip, ip) as c_ulong
+}

@@ -1,0 +1,97 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Test cases for the perf attribution core, run by KUnit through
+//! `kunit.rs` and `perf_guest_kunit.c`.
+
+use super::attribution::{
+    instruction_pointer, Context, MISC_GUEST_KERNEL, MISC_GUEST_USER, MISC_KERNEL, MISC_USER,
+    PERF_GUEST_ACTIVE, PERF_GUEST_USER,
+};
+
+/// The result of a case: `Err(line)` names the failed check.
+pub(crate) type CaseResult = Result<(), u32>;
+
+/// A named test case; the name ends with a NUL for C.
+pub(crate) struct Case {
+    /// NUL-terminated name.
+    pub(crate) name: &'static str,
+    /// The case.
+    pub(crate) run: fn() -> CaseResult,
+}
+
+macro_rules! check {
+    ($cond:expr) => {
+        if !$cond {
+            return Err(line!());
+        }
+    };
+}
+
+const ACTIVE: u32 = PERF_GUEST_ACTIVE;
+const USER: u32 = PERF_GUEST_USER;
+
+fn host_kernel() -> CaseResult {
+    check!(Context::of(0, false) == Context::HostKernel);
+    check!(Context::of(0, false).misc() == MISC_KERNEL);
+    check!(!Context::of(0, false).is_guest());
+    Ok(())
+}
+
+fn host_user() -> CaseResult {
+    check!(Context::of(0, true) == Context::HostUser);
+    check!(Context::of(0, true).misc() == MISC_USER);
+    Ok(())
+}
+
+fn guest_kernel() -> CaseResult {
+    // The host registers do not matter once a guest was interrupted.
+    for host_user in [false, true] {
+        check!(Context::of(ACTIVE, host_user) == Context::GuestKernel);
+        check!(Context::of(ACTIVE, host_user).misc() == MISC_GUEST_KERNEL);
+    }
+    Ok(())
+}
+
+fn guest_user() -> CaseResult {
+    for host_user in [false, true] {
+        check!(Context::of(ACTIVE | USER, host_user) == Context::GuestUser);
+        check!(Context::of(ACTIVE | USER, host_user).misc() == MISC_GUEST_USER);
+        check!(Context::of(ACTIVE | USER, host_user).is_guest());
+    }
+    Ok(())
+}
+
+fn malformed_state_is_host() -> CaseResult {
+    check!(Context::of(USER, false) == Context::HostKernel);
+    check!(Context::of(USER, true) == Context::HostUser);
+    check!(Context::of(0x80, false) == Context::HostKernel);
+    Ok(())
+}
+
+fn ip_from_guest_only_in_guest() -> CaseResult {
+    let mut asked = 0;
+    check!(instruction_pointer(0, || { asked += 1; 0x1000 }, 0xffff_0000) == 0xffff_0000);
+    check!(asked == 0);
+    check!(instruction_pointer(ACTIVE, || { asked += 1; 0x1000 }, 0xffff_0000) == 0x1000);
+    check!(instruction_pointer(ACTIVE | USER, || { asked += 1; 0x2000 }, 0) == 0x2000);
+    check!(asked == 2);
+    check!(instruction_pointer(USER, || { asked += 1; 0x3000 }, 0x42) == 0x42);
+    check!(asked == 2);
+    Ok(())
+}
+
+macro_rules! cases {
+    ($($name:ident),* $(,)?) => {
+        /// Every case, in the order they run.
+        pub(crate) static CASES: &[Case] = &[$(Case { name: concat!(stringify!($name), "\0"), run: $name }),*];
+    };
+}
+
+cases!(
+    host_kernel,
+    host_user,
+    guest_kernel,
+    guest_user,
+    malformed_state_is_host,
+    ip_from_guest_only_in_guest,
+);
