@@ -47,11 +47,20 @@ else
 		[ -f "$SRC/$f" ] && mkdir -p "$KEEP/$(dirname "$f")" && cp -p "$SRC/$f" "$KEEP/$f"
 	done
 	if [ -f "$APPLIED/series" ]; then
-		info "reverting the previously applied series"
-		for p in $(tac "$APPLIED/series"); do
-			patch -d "$SRC" -p1 -R -s -f < "$APPLIED/$p" ||
-				die "cannot revert $p: remove build/linux and run again"
+		# Restore the files the previous series touched from the tarball
+		# (more robust than reverse-applying a series that may have been
+		# half applied or edited by hand); files it created are removed.
+		info "restoring the files the previous series touched"
+		touched=$(sed -n 's|^+++ b/\([^\t ]*\).*|\1|p' "$APPLIED"/*.patch | sort -u)
+		ORIG=$(mktemp -d)
+		tar -C "$ORIG" -xf "$TARBALL" $(printf 'linux-source-6.12/%s ' $touched) 2>/dev/null || true
+		for f in $touched; do
+			rm -f "$SRC/$f"
+			if [ -f "$ORIG/linux-source-6.12/$f" ]; then
+				cp "$ORIG/linux-source-6.12/$f" "$SRC/$f"
+			fi
 		done
+		rm -rf "$ORIG"
 	fi
 	rm -rf "$APPLIED"
 	for p in $(sed -e 's/#.*//' -e '/^\s*$/d' "$TOP/glue/series"); do
