@@ -286,7 +286,7 @@ def scan_reports(lines):
     return found
 
 
-def run(variant, tests, results, label=None, timeout=900, smp=2, echo=False):
+def run(variant, tests, results, label=None, timeout=900, smp=2, echo=False, icount=False):
     """Boots once, running the named tests; adds every result."""
     label = label or variant
     plan, programs, parsers = [], {}, {}
@@ -299,7 +299,7 @@ def run(variant, tests, results, label=None, timeout=900, smp=2, echo=False):
     logdir = os.path.join(BUILD, "logs")
     os.makedirs(logdir, exist_ok=True)
     log = os.path.join(logdir, f"{label}.console.log")
-    lines, secs, timed_out = boot(variant, plan, programs, log, timeout, smp, echo=echo)
+    lines, secs, timed_out = boot(variant, plan, programs, log, timeout, smp, icount, echo)
     mine = Results()
     parse_ktap(lines, mine)
     seen = parse_runs(lines, mine, parsers)
@@ -329,6 +329,8 @@ def main():
                     help="selftest program under build/selftests/riscv (repeatable)")
     ap.add_argument("--echo", action="store_true", help="print the console as it comes")
     ap.add_argument("--show", action="store_true", help="print what the test programs printed")
+    ap.add_argument("--icount", action="store_true",
+                    help="-icount shift=0 -smp 1: counters count instructions exactly")
     a = ap.parse_args()
     results = Results()
     tests = []
@@ -337,7 +339,8 @@ def main():
         if t["name"] == "sbi_pmu_test":
             t["parser"] = parse_sbi_pmu_test
         tests.append(t)
-    lines, secs, log = run(a.variant, tests, results, echo=a.echo)
+    lines, secs, log = run(a.variant, tests, results, echo=a.echo, icount=a.icount,
+                           smp=1 if a.icount else 2)
     if a.show:
         inside = False
         for line in lines:

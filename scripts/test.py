@@ -79,8 +79,9 @@ def selftests_for(variant):
                 continue
             name, variants, timeout = parts[0], parts[1].split(","), int(parts[2])
             if variant in variants or "all" in variants:
-                t = {"name": name, "path": os.path.join(ST, name),
-                     "timeout": timeout, "args": parts[3:]}
+                args = [a for a in parts[3:] if a != "@icount"]
+                t = {"name": name, "path": os.path.join(ST, name), "timeout": timeout,
+                     "args": args, "icount": "@icount" in parts[3:]}
                 dev = os.path.join(TOP, "tests", "selftests", f"{variant}-path-deviations.txt")
                 if name == "pmu_snapshot_conformance" and os.path.exists(dev):
                     t["parser"] = qemu.expect_deviations(qemu.load_deviations(dev))
@@ -106,11 +107,20 @@ def main():
     if not fatal:
         kunit_tool(results)
         for variant in ("rust", "c"):
-            print(f"\n######## QEMU boot: {variant} kernel", flush=True)
-            start = time.time()
-            _, secs, log = qemu.run(variant, selftests_for(variant), results)
-            TIMES.append((f"QEMU boot ({variant})", time.time() - start))
-            print(f"console log: {os.path.relpath(log, TOP)}")
+            tests = selftests_for(variant)
+            # Tests marked @icount get their own boot with -icount shift=0,
+            # where counters count instructions exactly.
+            for icount in (False, True):
+                mine = [t for t in tests if t.get("icount", False) == icount]
+                if not mine:
+                    continue
+                label = variant + ("-icount" if icount else "")
+                print(f"\n######## QEMU boot: {label} kernel", flush=True)
+                start = time.time()
+                _, secs, log = qemu.run(variant, mine, results, label=label,
+                                        icount=icount, smp=1 if icount else 2)
+                TIMES.append((f"QEMU boot ({label})", time.time() - start))
+                print(f"console log: {os.path.relpath(log, TOP)}")
 
     print("\n######## results")
     for suite, name, status, note in results.items:
