@@ -3,7 +3,8 @@
 
 PYTHON ?= python3
 
-.PHONY: all demo setup prepare kernel kernel-c selftests test host-test kunit \
+.PHONY: all demo setup prepare kernel kernel-c selftests test bench test-debug fuzz-long \
+	host-test kunit \
 	run-test clean help
 
 all: demo
@@ -11,6 +12,9 @@ all: demo
 help:
 	@echo "make              set up, build the patched kernel, boot it and run the demo"
 	@echo "make test         run every test; last line: N passed, N failed"
+	@echo "make bench        Rust vs C snapshot paths, guest ticks per call (icount)"
+	@echo "make test-debug   the Rust test suite on the debug kernel (KASAN, UBSAN, lockdep, kmemleak)"
+	@echo "make fuzz-long    1,000,000 hostile SBI PMU calls on 2 vCPUs, debug kernel"
 	@echo "make kernel       build the Rust-path kernel (build/kernel-rust)"
 	@echo "make kernel-c     build the C-path kernel (build/kernel-c)"
 	@echo "make host-test    host-side cargo tests of the pure core"
@@ -38,6 +42,15 @@ demo: kernel selftests
 
 test:
 	$(PYTHON) scripts/test.py
+
+bench:
+	$(PYTHON) scripts/bench.py
+
+test-debug:
+	$(PYTHON) scripts/test.py debug
+
+fuzz-long:
+	bash scripts/fuzz-long.sh
 
 host-test:
 	cd tests/host && cargo test --offline -- --nocapture

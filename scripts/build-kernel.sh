@@ -2,6 +2,7 @@
 # Configure and build one kernel variant out of tree.
 #   build-kernel.sh rust   Rust snapshot and perf paths (the default build)
 #   build-kernel.sh c      the original C snapshot path, no project perf parts
+#   build-kernel.sh debug  the Rust paths with KASAN, UBSAN, kmemleak, lockdep ...
 # The output goes to build/kernel-<variant>; the build is incremental.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"

@@ -5,7 +5,7 @@ KERNEL_PKG_VERSION=6.12.117-1~deb12u1
 KERNEL_VERSION=6.12.117
 BINDGEN_VERSION=0.73.2
 
-TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+export TOP; TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD=${BUILD:-$TOP/build}
 LLVM_BIN=/usr/lib/llvm-19/bin
 export PATH="$LLVM_BIN:$HOME/.cargo/bin:$PATH"

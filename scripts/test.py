@@ -48,6 +48,24 @@ def host_tests(results):
         results.add("host", "cargo test", "fail", f"exit {r.returncode}, {n} cases")
 
 
+def rust_gates(results):
+    """rustfmt (the kernel's .rustfmt.toml) and clippy on the project's Rust."""
+    print("\n######## rustfmt and clippy on the project's Rust", flush=True)
+    start = time.time()
+    files = sorted(os.path.join(d, f) for sub in ("rust", "tests/host/src")
+                   for d, _, fs in os.walk(os.path.join(TOP, sub)) for f in fs if f.endswith(".rs"))
+    r = subprocess.run(["rustfmt", "--edition", "2021", "--check", "--config-path",
+                        os.path.join(qemu.BUILD, "linux", ".rustfmt.toml")] + files,
+                       capture_output=True, text=True)
+    print(r.stdout[-3000:] + r.stderr[-2000:])
+    results.add("gates", "rustfmt --check", "pass" if r.returncode == 0 else "fail",
+                f"{len(files)} files")
+    r = subprocess.run(["bash", "scripts/clippy.sh"], cwd=TOP, capture_output=True, text=True)
+    print(r.stdout[-4000:] + r.stderr[-4000:])
+    results.add("gates", "clippy (CLIPPY=1) on our objects", "pass" if r.returncode == 0 else "fail")
+    TIMES.append(("rustfmt + clippy", time.time() - start))
+
+
 def kunit_tool(results):
     """KUnit through tools/testing/kunit/kunit.py (its own kernel build)."""
     print("\n######## KUnit through kunit.py", flush=True)
@@ -58,9 +76,9 @@ def kunit_tool(results):
     print("\n".join(out.splitlines()[-40:]))
     n = 0
     for line in out.splitlines():
-        m = re.search(r"\[(PASSED|FAILED|SKIPPED)\] (\S+)", line)
-        # Leaf results only: parameters of the one parameterised case.
-        if m and m.group(2) not in ("pmu_snapshot_core", "riscv_kvm_pmu_snapshot"):
+        # Leaf results only; suites and parameterised cases are framed by '='.
+        m = re.match(r"^\[[\d:]+\] \[(PASSED|FAILED|SKIPPED)\] (\S+)\s*$", line)
+        if m:
             n += 1
             results.add("kunit.py", m.group(2),
                         {"PASSED": "pass", "FAILED": "fail", "SKIPPED": "skip"}[m.group(1)])
@@ -69,6 +87,8 @@ def kunit_tool(results):
 
 
 def selftests_for(variant):
+    """The LIST entries for a kernel variant; the debug kernel runs the Rust ones."""
+    want = "rust" if variant == "debug" else variant
     tests = [{"name": "sbi_pmu_test", "path": os.path.join(ST, "sbi_pmu_test"),
               "parser": qemu.parse_sbi_pmu_test, "timeout": 120}]
     listing = os.path.join(TOP, "tests", "selftests", "LIST")
@@ -78,11 +98,11 @@ def selftests_for(variant):
             if not parts or parts[0].startswith("#"):
                 continue
             name, variants, timeout = parts[0], parts[1].split(","), int(parts[2])
-            if variant in variants or "all" in variants:
+            if want in variants or "all" in variants:
                 args = [a for a in parts[3:] if a != "@icount"]
                 t = {"name": name, "path": os.path.join(ST, name), "timeout": timeout,
                      "args": args, "icount": "@icount" in parts[3:]}
-                dev = os.path.join(TOP, "tests", "selftests", f"{variant}-path-deviations.txt")
+                dev = os.path.join(TOP, "tests", "selftests", f"{want}-path-deviations.txt")
                 if name == "pmu_snapshot_conformance" and os.path.exists(dev):
                     t["parser"] = qemu.expect_deviations(qemu.load_deviations(dev))
                 tests.append(t)
@@ -90,14 +110,17 @@ def selftests_for(variant):
 
 
 def main():
+    # `test.py` runs everything on the Rust and C kernels; `test.py debug`
+    # runs the Rust suite on the debug kernel (KASAN, UBSAN, lockdep ...).
+    variants = sys.argv[1:] or ["rust", "c"]
     results = qemu.Results()
     t0 = time.time()
     fatal = False
-    for name, cmd in [("set-up", ["bash", "scripts/setup.sh"]),
-                      ("kernel preparation", ["bash", "scripts/prepare-kernel.sh"]),
-                      ("kernel build (rust)", ["bash", "scripts/build-kernel.sh", "rust"]),
-                      ("kernel build (c)", ["bash", "scripts/build-kernel.sh", "c"]),
-                      ("selftests build", ["bash", "scripts/build-selftests.sh", "rust"])]:
+    steps = [("set-up", ["bash", "scripts/setup.sh"]),
+             ("kernel preparation", ["bash", "scripts/prepare-kernel.sh"])]
+    steps += [(f"kernel build ({v})", ["bash", "scripts/build-kernel.sh", v]) for v in variants]
+    steps += [("selftests build", ["bash", "scripts/build-selftests.sh", variants[0]])]
+    for name, cmd in steps:
         r = stage(name, cmd)
         results.add("build", name, "pass" if r.returncode == 0 else "fail")
         if r.returncode != 0:
@@ -105,8 +128,10 @@ def main():
             break
     host_tests(results)
     if not fatal:
-        kunit_tool(results)
-        for variant in ("rust", "c"):
+        if "rust" in variants:
+            rust_gates(results)
+            kunit_tool(results)
+        for variant in variants:
             tests = selftests_for(variant)
             # Tests marked @icount get their own boot with -icount shift=0,
             # where counters count instructions exactly.

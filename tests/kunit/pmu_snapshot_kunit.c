@@ -6,6 +6,7 @@
  */
 
 #include <kunit/test.h>
+#include <linux/kvm_host.h>
 #include <linux/string.h>
 
 unsigned int kvm_pmu_snapshot_test_count(void);
@@ -38,8 +39,22 @@ static void pmu_snapshot_core(struct kunit *test)
 			    kvm_pmu_snapshot_test_name(index), line);
 }
 
+/*
+ * The Rust path keeps no kernel copy of the area; what it costs per vCPU is
+ * the gfn_to_pfn_cache inside struct kvm_pmu. The C path allocates the
+ * 4 KiB copy on registration.
+ */
+static void pmu_snapshot_vcpu_memory(struct kunit *test)
+{
+	KUNIT_EXPECT_EQ(test, sizeof(struct riscv_pmu_snapshot_data), 4096);
+	KUNIT_EXPECT_LT(test, sizeof(struct gfn_to_pfn_cache), 512);
+	kunit_info(test, "snapshot memory per vCPU: rust %zu bytes (in struct kvm_pmu), c %zu bytes (kzalloc)\n",
+		   sizeof(struct gfn_to_pfn_cache), sizeof(struct riscv_pmu_snapshot_data));
+}
+
 static struct kunit_case pmu_snapshot_cases[] = {
 	KUNIT_CASE_PARAM(pmu_snapshot_core, pmu_snapshot_core_gen),
+	KUNIT_CASE(pmu_snapshot_vcpu_memory),
 	{}
 };
 

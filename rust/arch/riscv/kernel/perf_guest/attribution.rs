@@ -40,9 +40,17 @@ impl Context {
         if guest_state & PERF_GUEST_ACTIVE == 0 && guest_state != 0 {
             // A state without ACTIVE but with other bits is malformed:
             // attribute it to the host rather than guess.
-            return if host_user_mode { Context::HostUser } else { Context::HostKernel };
+            return if host_user_mode {
+                Context::HostUser
+            } else {
+                Context::HostKernel
+            };
         }
-        match (guest_state != 0, guest_state & PERF_GUEST_USER != 0, host_user_mode) {
+        match (
+            guest_state != 0,
+            guest_state & PERF_GUEST_USER != 0,
+            host_user_mode,
+        ) {
             (true, true, _) => Context::GuestUser,
             (true, false, _) => Context::GuestKernel,
             (false, _, true) => Context::HostUser,

@@ -70,7 +70,12 @@ fn no_guest_kernel_regs() -> Result<(), u32> {
     let mut r = regs(1 << 8, 0xffff_ffff_8000_1234);
     // SAFETY: `r` is a valid `pt_regs`; no vCPU runs on this thread, so
     // the guest callbacks report no guest.
-    let (flags, ip) = unsafe { (super::perf_misc_flags(&mut r), super::perf_instruction_pointer(&mut r)) };
+    let (flags, ip) = unsafe {
+        (
+            super::perf_misc_flags(&mut r),
+            super::perf_instruction_pointer(&mut r),
+        )
+    };
     if flags != MISC_KERNEL as _ || ip != 0xffff_ffff_8000_1234 {
         return Err(line!());
     }
@@ -80,7 +85,12 @@ fn no_guest_kernel_regs() -> Result<(), u32> {
 fn no_guest_user_regs() -> Result<(), u32> {
     let mut r = regs(0, 0x1_0000);
     // SAFETY: as in `no_guest_kernel_regs`.
-    let (flags, ip) = unsafe { (super::perf_misc_flags(&mut r), super::perf_instruction_pointer(&mut r)) };
+    let (flags, ip) = unsafe {
+        (
+            super::perf_misc_flags(&mut r),
+            super::perf_instruction_pointer(&mut r),
+        )
+    };
     if flags != MISC_USER as _ || ip != 0x1_0000 {
         return Err(line!());
     }
@@ -95,5 +105,9 @@ fn constants_match_uapi() -> Result<(), u32> {
         && bindings::PERF_RECORD_MISC_GUEST_USER == MISC_GUEST_USER as u32
         && bindings::PERF_GUEST_ACTIVE == PERF_GUEST_ACTIVE
         && bindings::PERF_GUEST_USER == PERF_GUEST_USER;
-    if ok { Ok(()) } else { Err(line!()) }
+    if ok {
+        Ok(())
+    } else {
+        Err(line!())
+    }
 }

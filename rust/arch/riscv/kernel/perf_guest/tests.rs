@@ -70,12 +70,48 @@ fn malformed_state_is_host() -> CaseResult {
 
 fn ip_from_guest_only_in_guest() -> CaseResult {
     let mut asked = 0;
-    check!(instruction_pointer(0, || { asked += 1; 0x1000 }, 0xffff_0000) == 0xffff_0000);
+    check!(
+        instruction_pointer(
+            0,
+            || {
+                asked += 1;
+                0x1000
+            },
+            0xffff_0000
+        ) == 0xffff_0000
+    );
     check!(asked == 0);
-    check!(instruction_pointer(ACTIVE, || { asked += 1; 0x1000 }, 0xffff_0000) == 0x1000);
-    check!(instruction_pointer(ACTIVE | USER, || { asked += 1; 0x2000 }, 0) == 0x2000);
+    check!(
+        instruction_pointer(
+            ACTIVE,
+            || {
+                asked += 1;
+                0x1000
+            },
+            0xffff_0000
+        ) == 0x1000
+    );
+    check!(
+        instruction_pointer(
+            ACTIVE | USER,
+            || {
+                asked += 1;
+                0x2000
+            },
+            0
+        ) == 0x2000
+    );
     check!(asked == 2);
-    check!(instruction_pointer(USER, || { asked += 1; 0x3000 }, 0x42) == 0x42);
+    check!(
+        instruction_pointer(
+            USER,
+            || {
+                asked += 1;
+                0x3000
+            },
+            0x42
+        ) == 0x42
+    );
     check!(asked == 2);
     Ok(())
 }

@@ -1,12 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The snapshot logic of `snapshot_set_shmem`, counter start and counter
-//! stop, written against two small traits so that the same code runs in the
-//! kernel (over a real vCPU) and in tests (over fakes).
+//! The snapshot logic of `snapshot_set_shmem`, counter start, counter stop
+//! and counter info, written against two small traits so that the same
+//! code runs in the kernel (over a real vCPU) and in tests (over fakes).
 
 use super::abi::{SbiError, SbiResult};
-use super::area::{WordRuns, AREA_SIZE, NUM_SLOTS, WORD};
-use super::request::{index_nospec, CounterSet, ShmemRequest, StartInit, StopFlags};
+use super::area::{self, AREA_SIZE, NUM_SLOTS};
+use super::request::{index_nospec, Bits, CounterSet, ShmemRequest, StartInit, StopFlags};
 
 /// A guest physical address.
 pub(crate) type Gpa = u64;
@@ -15,53 +15,71 @@ pub(crate) type Gpa = u64;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct MemFault;
 
-/// The vCPU's view of guest physical memory.
-pub(crate) trait GuestMemory {
+/// The vCPU's snapshot area in guest memory.
+///
+/// An area is attached once, at registration; each access to it is
+/// bracketed by [`SnapshotMemory::begin`] and [`SnapshotMemory::end`], and
+/// offsets are relative to the area, so nothing outside the 4 KiB area can
+/// be reached through this trait.
+pub(crate) trait SnapshotMemory {
     /// Returns true when the page holding `gpa` is backed by a memory slot
     /// the guest can write.
     fn is_writable(&mut self, gpa: Gpa) -> bool;
-    /// Reads `buf.len()` bytes at `gpa`.
-    fn read(&mut self, gpa: Gpa, buf: &mut [u8]) -> Result<(), MemFault>;
-    /// Writes `buf` at `gpa`.
-    fn write(&mut self, gpa: Gpa, buf: &[u8]) -> Result<(), MemFault>;
-    /// Writes `len` zero bytes at `gpa`.
-    fn clear(&mut self, gpa: Gpa, len: usize) -> Result<(), MemFault>;
+    /// Makes the page at `gpa` the area, or detaches it with `None`.
+    fn attach(&mut self, gpa: Option<Gpa>) -> Result<(), MemFault>;
+    /// Starts an access to the attached area; fails when its memory is gone.
+    fn begin(&mut self) -> Result<(), MemFault>;
+    /// Reads the little-endian word at byte `offset` (a multiple of 8 below
+    /// 4096) of the area.
+    fn read_word(&mut self, offset: usize) -> u64;
+    /// Writes the little-endian word at byte `offset` (a multiple of 8 below
+    /// 4096) of the area.
+    fn write_word(&mut self, offset: usize, value: u64);
+    /// Zeroes the whole area.
+    fn clear(&mut self);
+    /// Ends the access begun by `begin`; `dirty` if anything was written.
+    fn end(&mut self, dirty: bool);
 }
 
-/// What happened to one counter in a start or a stop.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum CounterStatus {
-    /// The counter is not configured: it is skipped, silently.
-    Unused,
-    /// The counter was started or stopped.
-    Done,
-    /// The counter was already in the requested state.
-    Already,
-    /// The counter cannot be started or stopped.
-    Invalid,
+/// How a start initialises the counters it starts.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Init<'a> {
+    /// Keep each counter's value.
+    Keep,
+    /// Every counter starts from this value.
+    Value(u64),
+    /// Counter `base + i` starts from `values[i]`; the slice reaches the
+    /// highest counter of the set.
+    PerSlot(&'a [u64]),
 }
 
-/// The outcome of stopping one counter.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Stopped {
-    /// What happened.
-    pub(crate) status: CounterStatus,
-    /// The counter's value after the stop (meaningless for `Unused` and `Invalid`).
-    pub(crate) value: u64,
-    /// Whether the counter had overflowed (before a reset).
-    pub(crate) overflowed: bool,
+/// What a start or stop did, as masks relative to the base of the call.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Outcome {
+    /// Counters started or stopped.
+    pub(crate) done: u64,
+    /// Counters that were already started (start) or stopped (stop).
+    pub(crate) already: u64,
+    /// Counters that cannot be started or stopped.
+    pub(crate) invalid: u64,
+    /// (Stop) counters that had overflowed, before any reset.
+    pub(crate) overflowed: u64,
 }
 
-/// The vCPU's virtual counters.
+/// The vCPU's virtual counters. Counters in the mask that are not
+/// configured appear in no mask of the [`Outcome`].
 pub(crate) trait CounterBank {
     /// Number of counters (hardware and firmware), at most 64.
     fn num_counters(&self) -> usize;
     /// The configured counters, as an absolute mask.
     fn in_use(&self) -> u64;
-    /// Starts counter `index` (below `num_counters()`), from `init` if given.
-    fn start(&mut self, index: usize, init: Option<u64>) -> CounterStatus;
-    /// Stops counter `index` (below `num_counters()`), releasing it on `reset`.
-    fn stop(&mut self, index: usize, reset: bool) -> Stopped;
+    /// Starts the counters of `set`.
+    fn start(&mut self, set: &CounterSet, init: Init<'_>) -> Outcome;
+    /// Stops the counters of `set`, releasing them on `reset`. With
+    /// `values` (which reaches the highest counter of the set), stores the
+    /// value of every counter in `done | already` at its slot and reports
+    /// overflows.
+    fn stop(&mut self, set: &CounterSet, reset: bool, values: Option<&mut [u64]>) -> Outcome;
     /// Returns the `counter_info` word of counter `index` (below `num_counters()`).
     fn info(&self, index: usize) -> usize;
 }
@@ -82,7 +100,7 @@ pub(crate) fn ctr_info<C: CounterBank>(ctrs: &C, index: usize) -> SbiResult<usiz
 /// `area` is the vCPU's registration. On success the new area is zeroed and
 /// replaces the old one, which is never touched again; on disable the
 /// registration is dropped.
-pub(crate) fn set_shmem<M: GuestMemory>(
+pub(crate) fn set_shmem<M: SnapshotMemory>(
     mem: &mut M,
     area: &mut Option<Gpa>,
     lo: usize,
@@ -92,6 +110,8 @@ pub(crate) fn set_shmem<M: GuestMemory>(
     let gpa = match ShmemRequest::from_args(lo, hi, flags, usize::BITS)? {
         ShmemRequest::Disable => {
             *area = None;
+            // Detaching cannot fail.
+            let _ = mem.attach(None);
             return Ok(());
         }
         ShmemRequest::Enable(gpa) => gpa,
@@ -103,39 +123,52 @@ pub(crate) fn set_shmem<M: GuestMemory>(
     // The old area is dropped whatever happens next, so that a failed call
     // never leaves the guest with an area it did not ask for.
     *area = None;
-    mem.clear(gpa, AREA_SIZE).map_err(|_| SbiError::Failed)?;
+    if mem.attach(Some(gpa)).is_err() || mem.begin().is_err() {
+        let _ = mem.attach(None);
+        return Err(SbiError::Failed);
+    }
+    mem.clear();
+    mem.end(true);
     *area = Some(gpa);
     Ok(())
 }
 
-/// Byte image of the bitmap word and the 64 slots, in area order.
-struct Words([u8; (1 + NUM_SLOTS) * WORD]);
-
-impl Words {
-    const fn new() -> Self {
-        Words([0; (1 + NUM_SLOTS) * WORD])
+fn sbi_result(out: &Outcome, already: SbiError) -> SbiResult {
+    if out.invalid != 0 {
+        Err(SbiError::InvalidParam)
+    } else if out.already != 0 {
+        Err(already)
+    } else {
+        Ok(())
     }
+}
 
-    fn get(&self, word: usize) -> u64 {
-        let mut b = [0u8; WORD];
-        b.copy_from_slice(&self.0[word * WORD..(word + 1) * WORD]);
-        u64::from_le_bytes(b)
-    }
+/// Slots in the buffer of a start or stop that reaches at most counter
+/// `base + SMALL - 1`.
+const SMALL: usize = 8;
 
-    fn set(&mut self, word: usize, value: u64) {
-        self.0[word * WORD..(word + 1) * WORD].copy_from_slice(&value.to_le_bytes());
+/// Reads the slots of the configured counters of `set` and starts the set
+/// from them. `N` must reach the highest counter of the set.
+fn start_from_snapshot<const N: usize, M: SnapshotMemory, C: CounterBank>(
+    mem: &mut M,
+    ctrs: &mut C,
+    set: &CounterSet,
+) -> SbiResult<Outcome> {
+    let wanted = set.relative(ctrs.in_use());
+    let mut values = [0u64; N];
+    mem.begin().map_err(|_| SbiError::Failed)?;
+    for slot in Bits(wanted) {
+        values[slot] = mem.read_word(area::slot_offset(slot));
     }
-
-    fn run(&mut self, first: usize, len: usize) -> &mut [u8] {
-        &mut self.0[first * WORD..(first + len) * WORD]
-    }
+    mem.end(false);
+    Ok(ctrs.start(set, Init::PerSlot(&values)))
 }
 
 /// Handles a counter start (FID 3).
 ///
 /// With `INIT_SNAPSHOT` only the slots of the configured counters in the
-/// set are read, in as few guest reads as there are runs of neighbours.
-pub(crate) fn start<M: GuestMemory, C: CounterBank>(
+/// set are read, all within one access to the mapped area.
+pub(crate) fn start<M: SnapshotMemory, C: CounterBank>(
     mem: &mut M,
     ctrs: &mut C,
     area: Option<Gpa>,
@@ -145,41 +178,31 @@ pub(crate) fn start<M: GuestMemory, C: CounterBank>(
     init_value: u64,
 ) -> SbiResult {
     let init = StartInit::from_flags(flags)?;
-    let num = ctrs.num_counters();
-    let set = CounterSet::new(base, mask, num)?;
-    let mut words = Words::new();
-    if init == StartInit::Snapshot {
-        let gpa = area.ok_or(SbiError::NoShmem)?;
-        let wanted = set.relative(ctrs.in_use());
-        for run in WordRuns::new(false, wanted) {
-            mem.read(gpa + run.offset() as u64, words.run(run.first, run.len))
-                .map_err(|_| SbiError::Failed)?;
+    let set = CounterSet::new(base, mask, ctrs.num_counters())?;
+    let out = match init {
+        StartInit::Keep => ctrs.start(&set, Init::Keep),
+        StartInit::Value => ctrs.start(&set, Init::Value(init_value)),
+        StartInit::Snapshot => {
+            if area.is_none() {
+                return Err(SbiError::NoShmem);
+            }
+            // Small sets (the common case) need only a small buffer.
+            if set.fits(SMALL) {
+                start_from_snapshot::<SMALL, _, _>(mem, ctrs, &set)?
+            } else {
+                start_from_snapshot::<NUM_SLOTS, _, _>(mem, ctrs, &set)?
+            }
         }
-    }
-
-    let mut result = Ok(());
-    for slot in set.iter() {
-        let index = index_nospec(set.base() + slot, num);
-        let value = match init {
-            StartInit::Keep => None,
-            StartInit::Value => Some(init_value),
-            StartInit::Snapshot => Some(words.get(1 + slot)),
-        };
-        match ctrs.start(index, value) {
-            CounterStatus::Unused | CounterStatus::Done => {}
-            CounterStatus::Already => result = Err(SbiError::AlreadyStarted),
-            CounterStatus::Invalid => result = Err(SbiError::InvalidParam),
-        }
-    }
-    result
+    };
+    sbi_result(&out, SbiError::AlreadyStarted)
 }
 
 /// Handles a counter stop (FID 4).
 ///
 /// With `TAKE_SNAPSHOT` the value of every stopped counter (also one that
-/// was already stopped) goes to its slot and its overflow bit to the bitmap;
-/// no other slot, bitmap bit or reserved byte is written.
-pub(crate) fn stop<M: GuestMemory, C: CounterBank>(
+/// was already stopped) goes to its slot and its overflow bit to the
+/// bitmap; no other slot, bitmap bit or reserved byte is written.
+pub(crate) fn stop<M: SnapshotMemory, C: CounterBank>(
     mem: &mut M,
     ctrs: &mut C,
     area: Option<Gpa>,
@@ -188,57 +211,54 @@ pub(crate) fn stop<M: GuestMemory, C: CounterBank>(
     flags: usize,
 ) -> SbiResult {
     let flags = StopFlags::from_flags(flags)?;
-    let num = ctrs.num_counters();
-    let set = CounterSet::new(base, mask, num)?;
-    let gpa = match (flags.take_snapshot, area) {
-        (true, None) => return Err(SbiError::NoShmem),
-        (true, Some(gpa)) => Some(gpa),
-        (false, _) => None,
-    };
-
-    let mut result = Ok(());
-    let mut words = Words::new();
-    let mut saved = 0u64;
-    let mut overflowed = 0u64;
-    for slot in set.iter() {
-        let index = index_nospec(set.base() + slot, num);
-        let out = ctrs.stop(index, flags.reset);
-        match out.status {
-            CounterStatus::Unused => continue,
-            CounterStatus::Invalid => {
-                result = Err(SbiError::InvalidParam);
-                continue;
-            }
-            CounterStatus::Already => result = Err(SbiError::AlreadyStopped),
-            CounterStatus::Done => {}
-        }
-        saved |= 1 << slot;
-        words.set(1 + slot, out.value);
-        if out.overflowed && !flags.reset {
-            overflowed |= 1 << slot;
-        }
+    let set = CounterSet::new(base, mask, ctrs.num_counters())?;
+    if !flags.take_snapshot {
+        let out = ctrs.stop(&set, flags.reset, None);
+        return sbi_result(&out, SbiError::AlreadyStopped);
+    }
+    if area.is_none() {
+        return Err(SbiError::NoShmem);
     }
 
-    let Some(gpa) = gpa else {
-        return result;
-    };
+    if set.fits(SMALL) {
+        stop_to_snapshot::<SMALL, _, _>(mem, ctrs, &set, flags.reset)
+    } else {
+        stop_to_snapshot::<NUM_SLOTS, _, _>(mem, ctrs, &set, flags.reset)
+    }
+}
+
+/// Stops `set` and saves the stopped counters in the area. `N` must reach
+/// the highest counter of the set.
+fn stop_to_snapshot<const N: usize, M: SnapshotMemory, C: CounterBank>(
+    mem: &mut M,
+    ctrs: &mut C,
+    set: &CounterSet,
+    reset: bool,
+) -> SbiResult {
+    let mut values = [0u64; N];
+    let out = ctrs.stop(set, reset, Some(&mut values));
+    let saved = out.done | out.already;
+    let result = sbi_result(&out, SbiError::AlreadyStopped);
     if saved == 0 {
         return result;
     }
+    let overflowed = if reset { 0 } else { out.overflowed & saved };
+
+    mem.begin().map_err(|_| SbiError::Failed)?;
     // Read-modify-write of the bitmap word: only the saved counters' bits change.
-    let mut bitmap = [0u8; WORD];
-    if mem.read(gpa, &mut bitmap).is_err() {
-        return Err(SbiError::Failed);
+    let bitmap = (mem.read_word(0) & !saved) | overflowed;
+    mem.write_word(0, bitmap);
+    for slot in Bits(saved) {
+        mem.write_word(area::slot_offset(slot), values[slot]);
     }
-    let bitmap = (u64::from_le_bytes(bitmap) & !saved) | overflowed;
-    words.set(0, bitmap);
-    for run in WordRuns::new(true, saved) {
-        if mem
-            .write(gpa + run.offset() as u64, words.run(run.first, run.len))
-            .is_err()
-        {
-            return Err(SbiError::Failed);
-        }
-    }
+    mem.end(true);
     result
 }
+
+/// Drops the vCPU's snapshot area (vCPU reset and teardown).
+pub(crate) fn clear<M: SnapshotMemory>(mem: &mut M, area: &mut Option<Gpa>) {
+    *area = None;
+    let _ = mem.attach(None);
+}
+
+const _: () = assert!(AREA_SIZE == 4096);

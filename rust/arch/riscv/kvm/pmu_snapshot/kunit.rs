@@ -38,7 +38,11 @@ pub(crate) extern "C" fn kvm_pmu_snapshot_test_name(index: c_uint) -> *const c_c
 /// `scratch` must be valid for reads and writes of `len` bytes and not
 /// used by anything else during the call.
 #[no_mangle]
-pub(crate) unsafe extern "C" fn kvm_pmu_snapshot_test_run(index: c_uint, scratch: *mut u8, len: usize) -> u32 {
+pub(crate) unsafe extern "C" fn kvm_pmu_snapshot_test_run(
+    index: c_uint,
+    scratch: *mut u8,
+    len: usize,
+) -> u32 {
     let Some(case) = CASES.get(index as usize) else {
         return u32::MAX;
     };

@@ -7,8 +7,8 @@
 //! before any state is touched.
 
 use super::abi::{
-    SbiError, SbiResult, SHMEM_DISABLE, START_INIT_SNAPSHOT, START_SET_INIT_VALUE,
-    STOP_RESET, STOP_TAKE_SNAPSHOT,
+    SbiError, SbiResult, SHMEM_DISABLE, START_INIT_SNAPSHOT, START_SET_INIT_VALUE, STOP_RESET,
+    STOP_TAKE_SNAPSHOT,
 };
 use super::area::AREA_SIZE;
 
@@ -112,18 +112,19 @@ pub(crate) struct CounterSet {
 
 impl CounterSet {
     /// Validates a base and mask against the vCPU's number of counters
-    /// (at most 64). Overflowing `base + bit` is rejected, not wrapped.
+    /// (at most 64). A `base + bit` that would wrap around is rejected.
     pub(crate) fn new(base: usize, mask: usize, num_counters: usize) -> SbiResult<Self> {
-        if mask == 0 {
+        if mask == 0 || base >= num_counters {
             return Err(SbiError::InvalidParam);
         }
-        let top = (usize::BITS - 1 - mask.leading_zeros()) as usize;
-        match base.checked_add(top) {
-            Some(last) if last < num_counters => {}
-            _ => return Err(SbiError::InvalidParam),
+        // Counters `base..num_counters` exist: the mask must fit in that
+        // room. Shifting instead of adding cannot wrap around.
+        let room = num_counters - base;
+        if room < usize::BITS as usize && mask >> room != 0 {
+            return Err(SbiError::InvalidParam);
         }
-        // INVARIANT: `mask != 0`, and its highest bit plus `base` is below
-        // `num_counters`, so every bit is.
+        // INVARIANT: `mask != 0`, and every bit `i` of it is below `room`,
+        // so `base + i < num_counters`.
         Ok(CounterSet {
             base,
             mask: mask as u64,
@@ -133,6 +134,16 @@ impl CounterSet {
     /// The base of the call: slot and bitmap numbers are relative to it.
     pub(crate) const fn base(&self) -> usize {
         self.base
+    }
+
+    /// Whether every relative counter number is below `n`.
+    pub(crate) const fn fits(&self, n: usize) -> bool {
+        n >= u64::BITS as usize || self.mask >> n == 0
+    }
+
+    /// The relative counter numbers, as a bit mask.
+    pub(crate) const fn mask(&self) -> u64 {
+        self.mask
     }
 
     /// The relative mask of the counters among `absolute`, an absolute mask.
@@ -173,9 +184,11 @@ pub(crate) fn index_nospec(index: usize, size: usize) -> usize {
     // arithmetic below with a branch.
     // SAFETY: An empty assembly block that only names a register; it has no
     // effect on memory or on the stack.
-    unsafe { core::arch::asm!("/* {0} */", inout(reg) index, options(nomem, nostack, preserves_flags)) };
+    unsafe {
+        core::arch::asm!("/* {0} */", inout(reg) index, options(nomem, nostack, preserves_flags))
+    };
     // All ones when `index < size`, else zero (`size <= isize::MAX` here).
-    let mask = (!(index | size.wrapping_sub(1).wrapping_sub(index)) as isize
-        >> (usize::BITS - 1)) as usize;
+    let mask = (!(index | size.wrapping_sub(1).wrapping_sub(index)) as isize >> (usize::BITS - 1))
+        as usize;
     index & mask
 }

@@ -8,8 +8,8 @@
 //! failed check.
 
 use super::abi::{self, SbiError};
-use super::area::{self, WordRun, WordRuns};
-use super::engine::{self, CounterBank, CounterStatus, GuestMemory, Gpa, MemFault, Stopped};
+use super::area::{self, AREA_SIZE};
+use super::engine::{self, CounterBank, Gpa, Init, MemFault, Outcome, SnapshotMemory};
 use super::request::{index_nospec, CounterSet, ShmemRequest, StartInit, StopFlags};
 
 /// Bytes of scratch memory each case needs.
@@ -47,7 +47,7 @@ const RAM: Gpa = 0x8000_0000;
 /// Page 0 and 1: writable RAM. Page 2: read-only memory. Page 3: a hole.
 const RO_PAGE: Gpa = RAM + 2 * PAGE as u64;
 const HOLE: Gpa = RAM + 3 * PAGE as u64;
-const LOG_LEN: usize = 16;
+const LOG_LEN: usize = 80;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Op {
@@ -56,12 +56,18 @@ enum Op {
     Clear,
 }
 
-/// Fake guest memory over the scratch buffer, with a log of every access.
+/// Fake guest memory over the scratch buffer: the attached area, and a log
+/// of every word access (offsets within the area).
 struct FakeMem<'a> {
     pages: &'a mut [u8],
-    log: [(Op, Gpa, usize); LOG_LEN],
+    attached: Option<Gpa>,
+    in_access: bool,
+    log: [(Op, usize); LOG_LEN],
     logged: usize,
-    fail_writes: bool,
+    /// Memory of the attached area has gone (a moved memory slot).
+    gone: bool,
+    /// Words written outside an access, or outside the area.
+    stray: usize,
 }
 
 impl<'a> FakeMem<'a> {
@@ -71,27 +77,27 @@ impl<'a> FakeMem<'a> {
         }
         FakeMem {
             pages: scratch,
-            log: [(Op::Read, 0, 0); LOG_LEN],
+            attached: None,
+            in_access: false,
+            log: [(Op::Read, 0); LOG_LEN],
             logged: 0,
-            fail_writes: false,
+            gone: false,
+            stray: 0,
         }
     }
 
-    fn range(&self, gpa: Gpa, len: usize, write: bool) -> Result<core::ops::Range<usize>, MemFault> {
-        let start = gpa.checked_sub(RAM).ok_or(MemFault)? as usize;
-        let end = start.checked_add(len).ok_or(MemFault)?;
-        let limit = if write { 2 * PAGE } else { 3 * PAGE };
-        if end > limit {
-            return Err(MemFault);
-        }
-        Ok(start..end)
-    }
-
-    fn note(&mut self, op: Op, gpa: Gpa, len: usize) {
+    fn note(&mut self, op: Op, offset: usize) {
         if self.logged < LOG_LEN {
-            self.log[self.logged] = (op, gpa, len);
+            self.log[self.logged] = (op, offset);
         }
         self.logged += 1;
+    }
+
+    fn logged_ops(&self, op: Op) -> impl Iterator<Item = usize> + '_ {
+        self.log[..self.logged.min(LOG_LEN)]
+            .iter()
+            .filter(move |(o, _)| *o == op)
+            .map(|(_, off)| *off)
     }
 
     fn word(&self, gpa: Gpa) -> u64 {
@@ -117,41 +123,84 @@ impl<'a> FakeMem<'a> {
     fn reset_log(&mut self) {
         self.logged = 0;
     }
+
+    /// Byte index in `pages` of `offset` in the attached area, if valid.
+    fn at(&self, offset: usize) -> Option<usize> {
+        let gpa = self.attached?;
+        if !self.in_access || offset % 8 != 0 || offset >= AREA_SIZE {
+            return None;
+        }
+        Some((gpa - RAM) as usize + offset)
+    }
 }
 
-impl GuestMemory for FakeMem<'_> {
+impl SnapshotMemory for FakeMem<'_> {
     fn is_writable(&mut self, gpa: Gpa) -> bool {
         (RAM..RO_PAGE).contains(&gpa)
     }
 
-    fn read(&mut self, gpa: Gpa, buf: &mut [u8]) -> Result<(), MemFault> {
-        self.note(Op::Read, gpa, buf.len());
-        let r = self.range(gpa, buf.len(), false)?;
-        buf.copy_from_slice(&self.pages[r]);
-        Ok(())
+    fn attach(&mut self, gpa: Option<Gpa>) -> Result<(), MemFault> {
+        self.gone = false;
+        self.attached = None;
+        match gpa {
+            Some(g) if (RAM..RO_PAGE).contains(&g) && g % PAGE as u64 == 0 => {
+                self.attached = Some(g);
+                Ok(())
+            }
+            Some(_) => Err(MemFault),
+            None => Ok(()),
+        }
     }
 
-    fn write(&mut self, gpa: Gpa, buf: &[u8]) -> Result<(), MemFault> {
-        self.note(Op::Write, gpa, buf.len());
-        if self.fail_writes {
+    fn begin(&mut self) -> Result<(), MemFault> {
+        if self.attached.is_none() || self.gone || self.in_access {
             return Err(MemFault);
         }
-        let r = self.range(gpa, buf.len(), true)?;
-        self.pages[r].copy_from_slice(buf);
+        self.in_access = true;
         Ok(())
     }
 
-    fn clear(&mut self, gpa: Gpa, len: usize) -> Result<(), MemFault> {
-        self.note(Op::Clear, gpa, len);
-        let r = self.range(gpa, len, true)?;
-        for b in &mut self.pages[r] {
-            *b = 0;
+    fn read_word(&mut self, offset: usize) -> u64 {
+        self.note(Op::Read, offset);
+        match self.at(offset) {
+            Some(at) => {
+                let mut b = [0u8; 8];
+                b.copy_from_slice(&self.pages[at..at + 8]);
+                u64::from_le_bytes(b)
+            }
+            None => {
+                self.stray += 1;
+                0
+            }
         }
-        Ok(())
+    }
+
+    fn write_word(&mut self, offset: usize, value: u64) {
+        self.note(Op::Write, offset);
+        match self.at(offset) {
+            Some(at) => self.pages[at..at + 8].copy_from_slice(&value.to_le_bytes()),
+            None => self.stray += 1,
+        }
+    }
+
+    fn clear(&mut self) {
+        self.note(Op::Clear, 0);
+        match self.at(0) {
+            Some(at) => {
+                for b in &mut self.pages[at..at + AREA_SIZE] {
+                    *b = 0;
+                }
+            }
+            None => self.stray += 1,
+        }
+    }
+
+    fn end(&mut self, _dirty: bool) {
+        self.in_access = false;
     }
 }
 
-/// Fake counters: `value[i]` counts up by 100 per start/stop cycle.
+/// Fake counters: a counter's value grows by 100 per start/stop cycle.
 struct FakeCtrs {
     num: usize,
     in_use: u64,
@@ -187,45 +236,63 @@ impl CounterBank for FakeCtrs {
         self.in_use
     }
 
-    fn start(&mut self, i: usize, init: Option<u64>) -> CounterStatus {
-        let bit = 1u64 << i;
-        if self.in_use & bit == 0 {
-            return CounterStatus::Unused;
+    fn start(&mut self, set: &CounterSet, init: Init<'_>) -> Outcome {
+        let mut out = Outcome::default();
+        for slot in set.iter() {
+            let i = set.base() + slot;
+            let (bit, rel) = (1u64 << i, 1u64 << slot);
+            if self.in_use & bit == 0 {
+                continue;
+            }
+            self.starts |= bit;
+            self.overflown &= !bit;
+            match init {
+                Init::Keep => {}
+                Init::Value(v) => self.value[i] = v,
+                Init::PerSlot(values) => self.value[i] = values[slot],
+            }
+            if self.invalid & bit != 0 {
+                out.invalid |= rel;
+            } else if self.running & bit != 0 {
+                out.already |= rel;
+            } else {
+                self.running |= bit;
+                out.done |= rel;
+            }
         }
-        self.starts |= bit;
-        self.overflown &= !bit;
-        if let Some(v) = init {
-            self.value[i] = v;
-        }
-        if self.invalid & bit != 0 {
-            return CounterStatus::Invalid;
-        }
-        if self.running & bit != 0 {
-            return CounterStatus::Already;
-        }
-        self.running |= bit;
-        CounterStatus::Done
+        out
     }
 
-    fn stop(&mut self, i: usize, reset: bool) -> Stopped {
-        let bit = 1u64 << i;
-        if self.in_use & bit == 0 {
-            return Stopped { status: CounterStatus::Unused, value: 0, overflowed: false };
-        }
-        self.stops |= bit;
-        let status = if self.invalid & bit != 0 {
-            CounterStatus::Invalid
-        } else if self.running & bit != 0 {
-            self.value[i] += 100;
-            self.running &= !bit;
-            CounterStatus::Done
-        } else {
-            CounterStatus::Already
-        };
-        let out = Stopped { status, value: self.value[i], overflowed: self.overflown & bit != 0 };
-        if reset {
-            self.in_use &= !bit;
-            self.overflown &= !bit;
+    fn stop(&mut self, set: &CounterSet, reset: bool, mut values: Option<&mut [u64]>) -> Outcome {
+        let mut out = Outcome::default();
+        for slot in set.iter() {
+            let i = set.base() + slot;
+            let (bit, rel) = (1u64 << i, 1u64 << slot);
+            if self.in_use & bit == 0 {
+                continue;
+            }
+            self.stops |= bit;
+            if self.invalid & bit != 0 {
+                out.invalid |= rel;
+            } else {
+                if self.running & bit != 0 {
+                    self.value[i] += 100;
+                    self.running &= !bit;
+                    out.done |= rel;
+                } else {
+                    out.already |= rel;
+                }
+                if let Some(v) = values.as_deref_mut() {
+                    v[slot] = self.value[i];
+                }
+            }
+            if self.overflown & bit != 0 {
+                out.overflowed |= rel;
+            }
+            if reset {
+                self.in_use &= !bit;
+                self.overflown &= !bit;
+            }
         }
         out
     }
@@ -314,8 +381,20 @@ fn flag_validation(_: &mut [u8]) -> CaseResult {
         check!(StartInit::from_flags(1 << bit) == Err(SbiError::InvalidParam));
         check!(StopFlags::from_flags(1 << bit) == Err(SbiError::InvalidParam));
     }
-    check!(StopFlags::from_flags(3) == Ok(StopFlags { reset: true, take_snapshot: true }));
-    check!(StopFlags::from_flags(0) == Ok(StopFlags { reset: false, take_snapshot: false }));
+    check!(
+        StopFlags::from_flags(3)
+            == Ok(StopFlags {
+                reset: true,
+                take_snapshot: true
+            })
+    );
+    check!(
+        StopFlags::from_flags(0)
+            == Ok(StopFlags {
+                reset: false,
+                take_snapshot: false
+            })
+    );
     Ok(())
 }
 
@@ -349,29 +428,12 @@ fn nospec_clamps(_: &mut [u8]) -> CaseResult {
     Ok(())
 }
 
-fn word_runs_coalesce(_: &mut [u8]) -> CaseResult {
-    let mut r = WordRuns::new(true, 0b0111);
-    check!(r.next() == Some(WordRun { first: 0, len: 4 }));
-    check!(r.next().is_none());
-    let mut r = WordRuns::new(true, 0b1_0110);
-    check!(r.next() == Some(WordRun { first: 0, len: 1 }));
-    check!(r.next() == Some(WordRun { first: 2, len: 2 }));
-    check!(r.next() == Some(WordRun { first: 5, len: 1 }));
-    check!(r.next().is_none());
-    let mut r = WordRuns::new(false, u64::MAX);
-    let run = r.next().ok_or(line!())?;
-    check!(run == WordRun { first: 1, len: 64 } && run.offset() == 8 && run.bytes() == 512);
-    check!(r.next().is_none());
-    check!(WordRuns::new(false, 0).next().is_none());
-    Ok(())
-}
-
 fn set_shmem_zeroes_and_replaces(scratch: &mut [u8]) -> CaseResult {
     let mut mem = FakeMem::new(scratch);
     let mut area = None;
     check!(engine::set_shmem(&mut mem, &mut area, A as usize, 0, 0) == Ok(()));
-    check!(area == Some(A));
-    check!(mem.log[0] == (Op::Clear, A, 4096) && mem.logged == 1);
+    check!(area == Some(A) && mem.attached == Some(A));
+    check!(mem.log[0] == (Op::Clear, 0) && mem.logged == 1);
     check!(mem.word(A) == 0 && mem.word(A + 4088) == 0);
     // Page B is untouched until it is registered; then A is left alone.
     check!(mem.word(B) == 0xa5a5_a5a5_a5a5_a5a5);
@@ -381,13 +443,14 @@ fn set_shmem_zeroes_and_replaces(scratch: &mut [u8]) -> CaseResult {
     // Disable.
     let m = usize::MAX;
     check!(engine::set_shmem(&mut mem, &mut area, m, m, 0) == Ok(()));
-    check!(area.is_none());
+    check!(area.is_none() && mem.attached.is_none() && mem.stray == 0);
     Ok(())
 }
 
 fn set_shmem_bad_addresses(scratch: &mut [u8]) -> CaseResult {
     let mut mem = FakeMem::new(scratch);
     let mut area = Some(A);
+    check!(mem.attach(Some(A)).is_ok());
     for (lo, hi, flags, want) in [
         (RO_PAGE as usize, 0, 0, SbiError::InvalidAddress),
         (HOLE as usize, 0, 0, SbiError::InvalidAddress),
@@ -398,7 +461,7 @@ fn set_shmem_bad_addresses(scratch: &mut [u8]) -> CaseResult {
     ] {
         check!(engine::set_shmem(&mut mem, &mut area, lo, hi, flags) == Err(want));
         // A rejected call leaves the old area registered and memory untouched.
-        check!(area == Some(A));
+        check!(area == Some(A) && mem.attached == Some(A));
     }
     check!(mem.logged == 0);
     Ok(())
@@ -434,11 +497,12 @@ fn stop_writes_only_stopped_slots(scratch: &mut [u8]) -> CaseResult {
     }
     // Bitmap bits of the stopped counters are cleared (no overflow), the rest kept.
     check!(mem.word(A) == SENTINEL & !0b10_0111);
-    // One read of the bitmap, one write of bitmap + slots 0..2, one of slot 5.
-    check!(mem.logged == 3);
-    check!(mem.log[0] == (Op::Read, A, 8));
-    check!(mem.log[1] == (Op::Write, A, 32));
-    check!(mem.log[2] == (Op::Write, A + area::slot_offset(5) as u64, 8));
+    // Reads: the bitmap word only. Writes: the bitmap and slots 0, 1, 2, 5.
+    check!(mem.logged_ops(Op::Read).eq([0]));
+    check!(mem
+        .logged_ops(Op::Write)
+        .eq([0, 8, 16, 24, area::slot_offset(5)]));
+    check!(mem.stray == 0 && !mem.in_access);
     Ok(())
 }
 
@@ -502,10 +566,9 @@ fn start_reads_only_started_slots(scratch: &mut [u8]) -> CaseResult {
     check!(engine::start(&mut mem, &mut ctrs, area, 5, 0b1111, 2, 0) == Ok(()));
     check!(ctrs.value[5] == 1000 && ctrs.value[6] == 2000 && ctrs.value[8] == 3000);
     check!(ctrs.value[7] == 0);
-    // Slots 0..1 in one read, slot 3 in another; nothing written.
-    check!(mem.logged == 2);
-    check!(mem.log[0] == (Op::Read, A + 8, 16));
-    check!(mem.log[1] == (Op::Read, A + 32, 8));
+    // Slots 0, 1 and 3 are read; slot 2 (counter 7) and nothing else.
+    check!(mem.logged_ops(Op::Read).eq([8, 16, 32]));
+    check!(mem.logged_ops(Op::Write).count() == 0 && !mem.in_access);
     Ok(())
 }
 
@@ -515,11 +578,15 @@ fn start_init_value_and_errors(scratch: &mut [u8]) -> CaseResult {
     check!(engine::start(&mut mem, &mut ctrs, area, 0, 0b11, 1, 77) == Ok(()));
     check!(ctrs.value[0] == 77 && ctrs.value[1] == 77);
     check!(mem.logged == 0);
-    check!(engine::start(&mut mem, &mut ctrs, area, 0, 0b11, 0, 0) == Err(SbiError::AlreadyStarted));
+    check!(
+        engine::start(&mut mem, &mut ctrs, area, 0, 0b11, 0, 0) == Err(SbiError::AlreadyStarted)
+    );
     check!(engine::start(&mut mem, &mut ctrs, area, 0, 0b11, 3, 0) == Err(SbiError::InvalidParam));
     check!(engine::start(&mut mem, &mut ctrs, area, 0, 0b11, 4, 0) == Err(SbiError::InvalidParam));
     check!(engine::stop(&mut mem, &mut ctrs, area, 0, 0b11, 4) == Err(SbiError::InvalidParam));
-    check!(engine::start(&mut mem, &mut ctrs, area, 0, 1 << 19, 0, 0) == Err(SbiError::InvalidParam));
+    check!(
+        engine::start(&mut mem, &mut ctrs, area, 0, 1 << 19, 0, 0) == Err(SbiError::InvalidParam)
+    );
     ctrs.invalid = 0b10;
     check!(engine::stop(&mut mem, &mut ctrs, area, 0, 0b11, 2) == Err(SbiError::InvalidParam));
     // The valid counter was still saved; the invalid one was not.
@@ -527,34 +594,34 @@ fn start_init_value_and_errors(scratch: &mut [u8]) -> CaseResult {
     Ok(())
 }
 
-fn failed_write_is_failure(scratch: &mut [u8]) -> CaseResult {
+fn area_gone_is_failure(scratch: &mut [u8]) -> CaseResult {
     let (mut mem, area) = registered(scratch, A)?;
     let mut ctrs = FakeCtrs::new(19, 1);
     check!(engine::start(&mut mem, &mut ctrs, area, 0, 1, 0, 0) == Ok(()));
-    mem.fail_writes = true;
+    // The memory slot under the area moved away: both calls fail, nothing
+    // is written.
+    mem.gone = true;
+    mem.reset_log();
     check!(engine::stop(&mut mem, &mut ctrs, area, 0, 1, 2) == Err(SbiError::Failed));
-    // An area whose memory went away fails the same way on start and stop.
-    let gone = Some(HOLE);
-    mem.fail_writes = false;
-    check!(engine::start(&mut mem, &mut ctrs, gone, 0, 1, 2, 0) == Err(SbiError::Failed));
-    check!(engine::stop(&mut mem, &mut ctrs, gone, 0, 1, 2) == Err(SbiError::Failed));
+    check!(engine::start(&mut mem, &mut ctrs, area, 0, 1, 2, 0) == Err(SbiError::Failed));
+    check!(mem.logged == 0 && mem.slot(A, 0) == SENTINEL);
     Ok(())
 }
 
-fn two_areas_are_independent(scratch: &mut [u8]) -> CaseResult {
-    let mut mem = FakeMem::new(scratch);
-    let (mut a, mut b) = (None, None);
-    check!(engine::set_shmem(&mut mem, &mut a, A as usize, 0, 0) == Ok(()));
-    check!(engine::set_shmem(&mut mem, &mut b, B as usize, 0, 0) == Ok(()));
-    let mut ca = FakeCtrs::new(19, 1);
-    let mut cb = FakeCtrs::new(19, 1);
-    cb.value[0] = 5000;
-    check!(engine::start(&mut mem, &mut ca, a, 0, 1, 0, 0) == Ok(()));
-    check!(engine::start(&mut mem, &mut cb, b, 0, 1, 0, 0) == Ok(()));
-    check!(engine::stop(&mut mem, &mut ca, a, 0, 1, 2) == Ok(()));
-    check!(mem.slot(A, 0) == 100 && mem.slot(B, 0) == 0);
-    check!(engine::stop(&mut mem, &mut cb, b, 0, 1, 2) == Ok(()));
-    check!(mem.slot(A, 0) == 100 && mem.slot(B, 0) == 5100);
+fn replaced_area_is_left_alone(scratch: &mut [u8]) -> CaseResult {
+    let (mut mem, mut area) = registered(scratch, A)?;
+    let mut ctrs = FakeCtrs::new(19, 1);
+    check!(engine::set_shmem(&mut mem, &mut area, B as usize, 0, 0) == Ok(()));
+    ctrs.value[0] = 5000;
+    check!(engine::start(&mut mem, &mut ctrs, area, 0, 1, 0, 0) == Ok(()));
+    check!(engine::stop(&mut mem, &mut ctrs, area, 0, 1, 2) == Ok(()));
+    check!(mem.slot(B, 0) == 5100 && mem.slot(A, 0) == SENTINEL && mem.word(A) == SENTINEL);
+    // Teardown detaches; later snapshot calls are NO_SHMEM and touch nothing.
+    engine::clear(&mut mem, &mut area);
+    mem.reset_log();
+    check!(area.is_none() && mem.attached.is_none());
+    check!(engine::stop(&mut mem, &mut ctrs, area, 0, 1, 2) == Err(SbiError::NoShmem));
+    check!(mem.logged == 0);
     Ok(())
 }
 
@@ -576,7 +643,6 @@ cases!(
     flag_validation,
     counter_set_bounds,
     nospec_clamps,
-    word_runs_coalesce,
     set_shmem_zeroes_and_replaces,
     set_shmem_bad_addresses,
     no_shmem_errors,
@@ -586,7 +652,7 @@ cases!(
     overflow_bitmap_and_reset,
     start_reads_only_started_slots,
     start_init_value_and_errors,
-    failed_write_is_failure,
-    two_areas_are_independent,
+    area_gone_is_failure,
+    replaced_area_is_left_alone,
     ctr_info_bounds,
 );

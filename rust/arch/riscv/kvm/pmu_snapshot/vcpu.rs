@@ -1,40 +1,35 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Safe kernel shell: a vCPU's guest memory, counters and snapshot
-//! registration, over the KVM bindings and the per-counter helpers of
-//! `arch/riscv/kvm/vcpu_pmu.c`.
+//! Safe kernel shell: a vCPU's snapshot area, counters and registration,
+//! over the KVM bindings and the helpers in `arch/riscv/kvm/vcpu_pmu.c`.
 
 use core::marker::PhantomData;
 use core::ptr::{addr_of, addr_of_mut, NonNull};
 
 use kernel::bindings;
 
-use super::engine::{CounterBank, CounterStatus, GuestMemory, Gpa, MemFault, Stopped};
+use super::area::{AREA_SIZE, NUM_SLOTS, WORD};
+use super::engine::{CounterBank, Gpa, Init, MemFault, Outcome, SnapshotMemory};
+use super::request::CounterSet;
 
 /// `INVALID_GPA`: the value of `kvm_pmu::snapshot_addr` when no area is set.
 const INVALID_GPA: u64 = u64::MAX;
 
-// Return codes of the per-counter helpers, besides the SBI error codes.
-const CTR_DONE: i32 = 0;
-const CTR_UNUSED: i32 = 1;
-// CAST: the SBI error codes are small negative numbers that fit an `i32`.
-const ERR_ALREADY_STARTED: i32 = bindings::SBI_ERR_ALREADY_STARTED as i32;
-const ERR_ALREADY_STOPPED: i32 = bindings::SBI_ERR_ALREADY_STOPPED as i32;
-
-/// A vCPU that is handling one of its own SBI calls.
+/// A vCPU that is handling one of its own SBI calls, or being reset or torn
+/// down.
 ///
 /// # Invariants
 ///
 /// `ptr` points to a valid, initialised `struct kvm_vcpu` whose PMU context
-/// is only used by the current thread for `'a`, and the VM's SRCU read lock
-/// is held for `'a` (both hold while KVM handles the vCPU's SBI calls).
+/// is only used by the current thread for `'a`, in process context; when
+/// guest memory is accessed, the VM's SRCU read lock is held.
 pub(crate) struct Vcpu<'a> {
     ptr: NonNull<bindings::kvm_vcpu>,
     _lifetime: PhantomData<&'a mut bindings::kvm_vcpu>,
 }
 
 impl<'a> Vcpu<'a> {
-    /// Wraps the vCPU of an SBI call.
+    /// Wraps a vCPU.
     ///
     /// # Safety
     ///
@@ -47,14 +42,10 @@ impl<'a> Vcpu<'a> {
         }
     }
 
-    fn raw(&self) -> *mut bindings::kvm_vcpu {
-        self.ptr.as_ptr()
-    }
-
     fn pmu(&self) -> *mut bindings::kvm_pmu {
         // SAFETY: `ptr` is valid by the type invariants; this only computes
         // the address of a field.
-        unsafe { addr_of_mut!((*self.raw()).arch.pmu_context) }
+        unsafe { addr_of_mut!((*self.ptr.as_ptr()).arch.pmu_context) }
     }
 
     /// The registered snapshot area, if any.
@@ -71,15 +62,16 @@ impl<'a> Vcpu<'a> {
         unsafe { addr_of_mut!((*self.pmu()).snapshot_addr).write(area.unwrap_or(INVALID_GPA)) };
     }
 
-    /// Splits the vCPU into its guest memory and its counters, which the
+    /// Splits the vCPU into its snapshot memory and its counters, which the
     /// snapshot calls use side by side.
     pub(crate) fn parts(&mut self) -> (Memory<'_>, Counters<'_>) {
-        // INVARIANT: both parts borrow `self` mutably, so they are used by
-        // this thread only while the vCPU invariants hold; neither touches
-        // the state of the other (guest memory vs. the PMU context).
+        // INVARIANT: both parts borrow `self` mutably, so the vCPU invariants
+        // hold while they live; neither touches the state of the other (the
+        // area mapping vs. the counters).
         (
             Memory {
                 ptr: self.ptr,
+                khva: None,
                 _lifetime: PhantomData,
             },
             Counters {
@@ -90,19 +82,105 @@ impl<'a> Vcpu<'a> {
     }
 }
 
-/// The guest physical memory of a [`Vcpu`].
+/// The snapshot area of a [`Vcpu`], mapped through its gfn-to-pfn cache.
 ///
 /// # Invariants
 ///
-/// As for [`Vcpu`].
+/// As for [`Vcpu`]. When `khva` is `Some`, it is the kernel address of the
+/// mapped 4 KiB area and the cache's read lock is held.
 pub(crate) struct Memory<'a> {
     ptr: NonNull<bindings::kvm_vcpu>,
+    khva: Option<NonNull<u64>>,
     _lifetime: PhantomData<&'a mut ()>,
 }
 
 impl Memory<'_> {
-    fn raw(&self) -> *mut bindings::kvm_vcpu {
-        self.ptr.as_ptr()
+    /// The word at byte `offset` of the mapped area, if the area is mapped
+    /// and `offset` is a word inside it.
+    fn word(&self, offset: usize) -> Option<*mut u64> {
+        let khva = self.khva?;
+        if offset % WORD != 0 || offset >= AREA_SIZE {
+            return None;
+        }
+        // SAFETY: `khva` maps `AREA_SIZE` bytes (type invariants) and the
+        // word lies inside them.
+        Some(unsafe { khva.as_ptr().add(offset / WORD) })
+    }
+}
+
+impl SnapshotMemory for Memory<'_> {
+    fn is_writable(&mut self, gpa: Gpa) -> bool {
+        // SAFETY: the vCPU is valid and the SRCU read lock is held (type
+        // invariants).
+        unsafe { bindings::kvm_riscv_vcpu_pmu_gpa_writable(self.ptr.as_ptr(), gpa) }
+    }
+
+    fn attach(&mut self, gpa: Option<Gpa>) -> Result<(), MemFault> {
+        let vcpu = self.ptr.as_ptr();
+        match gpa {
+            // SAFETY: the vCPU is valid and used by this thread only, in
+            // process context (type invariants); no access is in progress.
+            Some(gpa) => match unsafe { bindings::kvm_riscv_vcpu_pmu_snapshot_map(vcpu, gpa) } {
+                0 => Ok(()),
+                _ => Err(MemFault),
+            },
+            None => {
+                // SAFETY: as above.
+                unsafe { bindings::kvm_riscv_vcpu_pmu_snapshot_unmap(vcpu) };
+                Ok(())
+            }
+        }
+    }
+
+    fn begin(&mut self) -> Result<(), MemFault> {
+        if self.khva.is_some() {
+            return Ok(());
+        }
+        // SAFETY: the vCPU is valid and used by this thread only (type
+        // invariants).
+        let khva = unsafe { bindings::kvm_riscv_vcpu_pmu_snapshot_begin(self.ptr.as_ptr()) };
+        // INVARIANT: a non-null return is the mapped area, with the read
+        // lock held until `end`.
+        self.khva = Some(NonNull::new(khva.cast::<u64>()).ok_or(MemFault)?);
+        Ok(())
+    }
+
+    fn read_word(&mut self, offset: usize) -> u64 {
+        match self.word(offset) {
+            // SAFETY: the word is mapped and aligned; the guest may change
+            // it at any time, hence the volatile read.
+            Some(p) => u64::from_le(unsafe { p.read_volatile() }),
+            None => 0,
+        }
+    }
+
+    fn write_word(&mut self, offset: usize, value: u64) {
+        if let Some(p) = self.word(offset) {
+            // SAFETY: the word is mapped and aligned; volatile because the
+            // guest shares it.
+            unsafe { p.write_volatile(value.to_le()) };
+        }
+    }
+
+    fn clear(&mut self) {
+        for offset in (0..AREA_SIZE).step_by(WORD) {
+            self.write_word(offset, 0);
+        }
+    }
+
+    fn end(&mut self, dirty: bool) {
+        if self.khva.take().is_some() {
+            // SAFETY: `begin` succeeded, so the read lock is held (type
+            // invariants); this drops it.
+            unsafe { bindings::kvm_riscv_vcpu_pmu_snapshot_end(self.ptr.as_ptr(), dirty) };
+        }
+    }
+}
+
+impl Drop for Memory<'_> {
+    fn drop(&mut self) {
+        // Never leave the cache's lock held.
+        self.end(false);
     }
 }
 
@@ -117,56 +195,19 @@ pub(crate) struct Counters<'a> {
 }
 
 impl Counters<'_> {
-    fn raw(&self) -> *mut bindings::kvm_vcpu {
-        self.ptr.as_ptr()
-    }
-
     fn pmu(&self) -> *mut bindings::kvm_pmu {
         // SAFETY: `ptr` is valid by the type invariants; this only computes
         // the address of a field.
-        unsafe { addr_of_mut!((*self.raw()).arch.pmu_context) }
+        unsafe { addr_of_mut!((*self.ptr.as_ptr()).arch.pmu_context) }
     }
 }
 
-impl GuestMemory for Memory<'_> {
-    fn is_writable(&mut self, gpa: Gpa) -> bool {
-        // SAFETY: the vCPU is valid and the SRCU read lock is held (type
-        // invariants).
-        unsafe { bindings::kvm_riscv_vcpu_pmu_gpa_writable(self.raw(), gpa) }
-    }
-
-    fn read(&mut self, gpa: Gpa, buf: &mut [u8]) -> Result<(), MemFault> {
-        // SAFETY: the vCPU is valid and the SRCU read lock is held (type
-        // invariants); `buf` is valid for writes of `buf.len()` bytes.
-        let ret = unsafe {
-            bindings::kvm_vcpu_read_guest(self.raw(), gpa, buf.as_mut_ptr().cast(), buf.len() as _)
-        };
-        if ret == 0 { Ok(()) } else { Err(MemFault) }
-    }
-
-    fn write(&mut self, gpa: Gpa, buf: &[u8]) -> Result<(), MemFault> {
-        // SAFETY: the vCPU is valid and the SRCU read lock is held (type
-        // invariants); `buf` is valid for reads of `buf.len()` bytes.
-        let ret = unsafe {
-            bindings::kvm_vcpu_write_guest(self.raw(), gpa, buf.as_ptr().cast(), buf.len() as _)
-        };
-        if ret == 0 { Ok(()) } else { Err(MemFault) }
-    }
-
-    fn clear(&mut self, gpa: Gpa, len: usize) -> Result<(), MemFault> {
-        // SAFETY: the vCPU, and so its VM, are valid and the SRCU read lock is
-        // held (type invariants).
-        let ret = unsafe { bindings::kvm_clear_guest((*self.raw()).kvm, gpa, len as _) };
-        if ret == 0 { Ok(()) } else { Err(MemFault) }
-    }
-}
-
-fn status(code: i32, already: i32) -> CounterStatus {
-    match code {
-        CTR_DONE => CounterStatus::Done,
-        CTR_UNUSED => CounterStatus::Unused,
-        c if c == already => CounterStatus::Already,
-        _ => CounterStatus::Invalid,
+fn outcome(r: &bindings::kvm_pmu_ctrs_result) -> Outcome {
+    Outcome {
+        done: r.done,
+        already: r.already,
+        invalid: r.invalid,
+        overflowed: r.overflowed,
     }
 }
 
@@ -179,7 +220,7 @@ impl CounterBank for Counters<'_> {
         // CAST: both counts are small and non-negative once the PMU is
         // initialised; a bad value only ever shrinks the result.
         let n = (hw.max(0) as usize).saturating_add(fw.max(0) as usize);
-        n.min(64)
+        n.min(NUM_SLOTS)
     }
 
     fn in_use(&self) -> u64 {
@@ -192,48 +233,74 @@ impl CounterBank for Counters<'_> {
             .fold(0u64, |acc, (i, w)| acc | ((*w as u64) << (i * bits)))
     }
 
-    fn start(&mut self, index: usize, init: Option<u64>) -> CounterStatus {
-        // SAFETY: the vCPU is valid and only used by this thread (type
-        // invariants); `index` is below the number of counters.
-        let code = unsafe {
-            bindings::kvm_riscv_vcpu_pmu_ctr_start_one(
-                self.raw(),
-                index as _,
-                init.is_some(),
-                init.unwrap_or(0),
+    fn start(&mut self, set: &CounterSet, init: Init<'_>) -> Outcome {
+        if matches!(init, Init::PerSlot(v) if !set.fits(v.len())) {
+            // The helper would read past the buffer: refuse the whole set.
+            return Outcome {
+                invalid: set.mask(),
+                ..Outcome::default()
+            };
+        }
+        let single;
+        let (mode, values) = match init {
+            Init::Keep => (bindings::KVM_PMU_INIT_KEEP, core::ptr::null()),
+            Init::Value(v) => {
+                single = v;
+                (bindings::KVM_PMU_INIT_VALUE, &single as *const u64)
+            }
+            Init::PerSlot(values) => (bindings::KVM_PMU_INIT_SLOTS, values.as_ptr()),
+        };
+        let mut res = bindings::kvm_pmu_ctrs_result::default();
+        // SAFETY: the vCPU is valid and used by this thread only (type
+        // invariants); `set` is validated against the number of counters;
+        // `values` is null or valid for the reads `mode` implies (up to the
+        // highest counter of the set); `res` is valid for writes.
+        unsafe {
+            bindings::kvm_riscv_vcpu_pmu_ctrs_start(
+                self.ptr.as_ptr(),
+                set.base() as _,
+                set.mask(),
+                mode as _,
+                values,
+                &mut res,
             )
         };
-        status(code, ERR_ALREADY_STARTED)
+        outcome(&res)
+    }
+
+    fn stop(&mut self, set: &CounterSet, reset: bool, values: Option<&mut [u64]>) -> Outcome {
+        if values.as_ref().is_some_and(|v| !set.fits(v.len())) {
+            // The helper would write past the buffer: refuse the whole set.
+            return Outcome {
+                invalid: set.mask(),
+                ..Outcome::default()
+            };
+        }
+        let values = values.map_or(core::ptr::null_mut(), |v| v.as_mut_ptr());
+        let mut res = bindings::kvm_pmu_ctrs_result::default();
+        // SAFETY: as in `start`; `values` is null or valid for writes up to
+        // the highest counter of the set, the only ones the helper writes.
+        unsafe {
+            bindings::kvm_riscv_vcpu_pmu_ctrs_stop(
+                self.ptr.as_ptr(),
+                set.base() as _,
+                set.mask(),
+                reset,
+                values,
+                &mut res,
+            )
+        };
+        outcome(&res)
     }
 
     fn info(&self, index: usize) -> usize {
         let pmu = self.pmu();
-        let index = index.min(bindings::RISCV_KVM_MAX_COUNTERS as usize - 1);
+        let index = index.min(NUM_SLOTS - 1);
         // SAFETY: the PMU context is valid and only used by this thread (type
-        // invariants), `index` is within `pmc`, and every bit pattern of the
-        // union is a valid `value`.
+        // invariants), `index` is within `pmc` (64 entries), and every bit
+        // pattern of the union is a valid `value`.
         let info = unsafe { addr_of!((*pmu).pmc[index].cinfo.value).read() };
         // CAST: `unsigned long` is `usize` on every kernel target.
         info as usize
-    }
-
-    fn stop(&mut self, index: usize, reset: bool) -> Stopped {
-        let mut value = 0u64;
-        let mut overflowed = false;
-        // SAFETY: as in `start`; `value` and `overflowed` are valid for writes.
-        let code = unsafe {
-            bindings::kvm_riscv_vcpu_pmu_ctr_stop_one(
-                self.raw(),
-                index as _,
-                reset,
-                &mut value,
-                &mut overflowed,
-            )
-        };
-        Stopped {
-            status: status(code, ERR_ALREADY_STOPPED),
-            value,
-            overflowed,
-        }
     }
 }
