@@ -298,9 +298,7 @@ impl CounterBank for Counters<'_> {
         let index = index.min(NUM_SLOTS - 1);
         // SAFETY: the PMU context is valid and only used by this thread (type
         // invariants), `index` is within `pmc` (64 entries), and every bit
-        // pattern of the union is a valid `value`.
-        let info = unsafe { addr_of!((*pmu).pmc[index].cinfo.value).read() };
-        // CAST: `unsigned long` is `usize` on every kernel target.
-        info as usize
+        // pattern of the union is a valid `value` (an `unsigned long`).
+        unsafe { addr_of!((*pmu).pmc[index].cinfo.value).read() }
     }
 }
