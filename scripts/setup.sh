@@ -62,12 +62,14 @@ else
 	info "all packages present"
 fi
 
-step "rust: rust-src component"
-if rustup component list --installed | grep -q '^rust-src'; then
-	info "present"
-else
-	rustup component add rust-src
-fi
+step "rust: rust-src, rustfmt and clippy components"
+for c in rust-src rustfmt clippy; do
+	if rustup component list --installed | grep -q "^$c"; then
+		info "$c present"
+	else
+		rustup component add "$c"
+	fi
+done
 
 step "rust: bindgen-cli $BINDGEN_VERSION"
 if command -v bindgen >/dev/null && bindgen --version | grep -q " $BINDGEN_VERSION$"; then
