@@ -24,7 +24,8 @@ REPORTS = [
     (re.compile(r"\bBUG:"), "kernel BUG"),
     (re.compile(r"KASAN:"), "KASAN report"),
     (re.compile(r"UBSAN:"), "UBSAN report"),
-    (re.compile(r"possible circular locking|inconsistent lock state|lockdep"), "lockdep report"),
+    (re.compile(r"possible circular locking|possible recursive locking|inconsistent lock state|"
+                r"suspicious RCU usage|lock held when returning"), "lockdep report"),
     (re.compile(r"unreferenced object"), "kmemleak leak"),
     (re.compile(r"Call Trace:"), "call trace"),
 ]

@@ -166,8 +166,9 @@ pub unsafe extern "C" fn kvm_riscv_pmu_rs_ctr_stop(
     }
 }
 
-/// Drops the vCPU's snapshot area on reset and teardown. No guest memory is
-/// touched and nothing is freed: the Rust path keeps no kernel copy.
+/// Drops the vCPU's snapshot registration on reset and teardown. No guest
+/// memory is touched, nothing is freed (the Rust path keeps no kernel copy)
+/// and nothing sleeps: vCPU reset runs with preemption disabled.
 ///
 /// # Safety
 ///
@@ -182,9 +183,7 @@ pub unsafe extern "C" fn kvm_riscv_pmu_rs_snapshot_clear(vcpu: *mut bindings::kv
     // SRCU read lock is not needed.
     let mut vcpu = unsafe { Vcpu::from_raw(ptr) };
     let mut area = vcpu.snapshot_area();
-    let (mut mem, _) = vcpu.parts();
-    engine::clear(&mut mem, &mut area);
-    drop(mem);
+    engine::clear(&mut area);
     vcpu.set_snapshot_area(area);
 }
 

@@ -255,10 +255,11 @@ fn stop_to_snapshot<const N: usize, M: SnapshotMemory, C: CounterBank>(
     result
 }
 
-/// Drops the vCPU's snapshot area (vCPU reset and teardown).
-pub(crate) fn clear<M: SnapshotMemory>(mem: &mut M, area: &mut Option<Gpa>) {
+/// Drops the vCPU's snapshot registration (vCPU reset and teardown). The
+/// area is not touched again; the mapping itself is dropped by the C side
+/// at vCPU teardown, where sleeping is allowed.
+pub(crate) fn clear(area: &mut Option<Gpa>) {
     *area = None;
-    let _ = mem.attach(None);
 }
 
 const _: () = assert!(AREA_SIZE == 4096);

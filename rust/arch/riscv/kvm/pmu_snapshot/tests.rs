@@ -616,10 +616,11 @@ fn replaced_area_is_left_alone(scratch: &mut [u8]) -> CaseResult {
     check!(engine::start(&mut mem, &mut ctrs, area, 0, 1, 0, 0) == Ok(()));
     check!(engine::stop(&mut mem, &mut ctrs, area, 0, 1, 2) == Ok(()));
     check!(mem.slot(B, 0) == 5100 && mem.slot(A, 0) == SENTINEL && mem.word(A) == SENTINEL);
-    // Teardown detaches; later snapshot calls are NO_SHMEM and touch nothing.
-    engine::clear(&mut mem, &mut area);
+    // Reset drops the registration; later snapshot calls are NO_SHMEM and
+    // touch nothing.
+    engine::clear(&mut area);
     mem.reset_log();
-    check!(area.is_none() && mem.attached.is_none());
+    check!(area.is_none());
     check!(engine::stop(&mut mem, &mut ctrs, area, 0, 1, 2) == Err(SbiError::NoShmem));
     check!(mem.logged == 0);
     Ok(())
