@@ -26,7 +26,7 @@ REPORTS = [
     (re.compile(r"UBSAN:"), "UBSAN report"),
     (re.compile(r"possible circular locking|possible recursive locking|inconsistent lock state|"
                 r"suspicious RCU usage|lock held when returning"), "lockdep report"),
-    (re.compile(r"unreferenced object"), "kmemleak leak"),
+    (re.compile(r"unreferenced object 0x"), "kmemleak leak"),
     (re.compile(r"Call Trace:"), "call trace"),
 ]
 TS = re.compile(r"^\[\s*\d+\.\d+\]\s?")

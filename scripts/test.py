@@ -63,7 +63,24 @@ def rust_gates(results):
     r = subprocess.run(["bash", "scripts/clippy.sh"], cwd=TOP, capture_output=True, text=True)
     print(r.stdout[-4000:] + r.stderr[-4000:])
     results.add("gates", "clippy (CLIPPY=1) on our objects", "pass" if r.returncode == 0 else "fail")
-    TIMES.append(("rustfmt + clippy", time.time() - start))
+    # checkpatch --strict on the glue series; the exceptions are listed,
+    # with their reasons, in glue/CHECKPATCH.md.
+    allowed = ["It's generally not useful to have the filename in the file",
+               "does MAINTAINERS need updating?",
+               "Macro argument reuse 'vcpu'"]
+    glue = os.path.join(TOP, "glue")
+    bad = []
+    for patch in sorted(f for f in os.listdir(glue) if f.endswith(".patch")):
+        r = subprocess.run(["perl", os.path.join(qemu.BUILD, "linux", "scripts", "checkpatch.pl"),
+                            "--no-tree", "--strict", "-q", os.path.join(glue, patch)],
+                           capture_output=True, text=True)
+        for line in r.stdout.splitlines():
+            if re.match(r"^(ERROR|WARNING|CHECK):", line) and not any(a in line for a in allowed):
+                bad.append(f"{patch}: {line}")
+    print("\n".join(bad) or "checkpatch: only the listed exceptions")
+    results.add("gates", "checkpatch --strict on glue/", "fail" if bad else "pass",
+                "; ".join(bad)[:300])
+    TIMES.append(("rustfmt + clippy + checkpatch", time.time() - start))
 
 
 def kunit_tool(results):
