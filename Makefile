@@ -14,7 +14,8 @@ help:
 	@echo "make test         run every test; last line: N passed, N failed"
 	@echo "make bench        Rust vs C snapshot paths, guest ticks per call (icount)"
 	@echo "make test-debug   the Rust test suite on the debug kernel (KASAN, UBSAN, lockdep, kmemleak)"
-	@echo "make fuzz-long    1,000,000 hostile SBI PMU calls on 2 vCPUs, debug kernel"
+	@echo "make fuzz-long    lifetimes + 1,000,000 hostile SBI PMU calls on 2 vCPUs, debug kernel"
+	@echo "                  (SEED=, CALLS= per vCPU, VCPUS= change the run)"
 	@echo "make kernel       build the Rust-path kernel (build/kernel-rust)"
 	@echo "make kernel-c     build the C-path kernel (build/kernel-c)"
 	@echo "make host-test    host-side cargo tests of the pure core"
@@ -49,8 +50,11 @@ bench:
 test-debug:
 	$(PYTHON) scripts/test.py debug
 
+SEED ?= 20261123
+CALLS ?= 500000
+VCPUS ?= 2
 fuzz-long:
-	bash scripts/fuzz-long.sh
+	bash scripts/fuzz-long.sh $(SEED) $(CALLS) $(VCPUS)
 
 host-test:
 	cd tests/host && cargo test --offline -- --nocapture

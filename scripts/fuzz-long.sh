@@ -22,7 +22,12 @@ sys.path.insert(0, os.path.join(os.environ["TOP"], "scripts"))
 import qemu
 seed, calls, vcpus, variant = sys.argv[1:5]
 args = ["-s", seed, "-n", calls, "-v", vcpus, "-k"]
-t = [{"name": "pmu_snapshot_fuzz", "path": os.path.join(qemu.BUILD, "selftests", "riscv",
+sel = os.path.join(qemu.BUILD, "selftests", "riscv")
+# The lifetime checks first (vCPU reset, memslot deletion, teardown), then the fuzzer
+# and its kmemleak scan, all in the same boot.
+t = [{"name": "pmu_snapshot_lifetime", "path": os.path.join(sel, "pmu_snapshot_lifetime"),
+      "timeout": 300, "args": []},
+     {"name": "pmu_snapshot_fuzz", "path": os.path.join(qemu.BUILD, "selftests", "riscv",
       "pmu_snapshot_fuzz"), "timeout": 5400, "args": args}]
 r = qemu.Results()
 start = time.time()
