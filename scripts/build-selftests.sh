@@ -22,7 +22,12 @@ make -s -C "$SRC/tools/testing/selftests/kvm" ARCH=riscv \
 	CROSS_COMPILE=riscv64-linux-gnu- OUTPUT="$ST" \
 	KHDR_INCLUDES="-isystem $OUT/usr/include" \
 	EXTRA_CFLAGS="-static -Wno-unused-command-line-argument" LDFLAGS=-static \
-	$(for p in $PROGS; do printf '%s ' "$ST/$p"; done) 2>&1 | sed 's/^/    /'
+	$(for p in $PROGS; do printf '%s ' "$ST/$p"; done) 2>&1 | sed 's/^/    /' | tee "$ST/build.log"
+# The project's own selftests must build without a warning.
+ours=$(cd "$TOP/tests/selftests" && ls riscv/*.c | tr '\n' '|' | sed 's/|$//')
+if grep -E "($ours):[0-9]+:[0-9]+: warning" "$ST/build.log"; then
+	die "warnings in the project's selftests"
+fi
 for p in $PROGS; do
 	[ -x "$ST/$p" ] || die "selftest $p was not built"
 	info "built $p"

@@ -6,11 +6,8 @@
  */
 
 #include <kunit/test.h>
+#include <linux/perf_event.h>
 #include <linux/string.h>
-
-unsigned int riscv_perf_guest_test_count(void);
-const char *riscv_perf_guest_test_name(unsigned int index);
-u32 riscv_perf_guest_test_run(unsigned int index);
 
 static const void *perf_guest_gen(const void *prev, char *desc)
 {

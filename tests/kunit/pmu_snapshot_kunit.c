@@ -9,11 +9,6 @@
 #include <linux/kvm_host.h>
 #include <linux/string.h>
 
-unsigned int kvm_pmu_snapshot_test_count(void);
-size_t kvm_pmu_snapshot_test_scratch_size(void);
-const char *kvm_pmu_snapshot_test_name(unsigned int index);
-u32 kvm_pmu_snapshot_test_run(unsigned int index, u8 *scratch, size_t len);
-
 static const void *pmu_snapshot_core_gen(const void *prev, char *desc)
 {
 	/* Parameters are 1-based so that the first one is not NULL. */

@@ -52,13 +52,13 @@ struct tally {
 void guest_loop(unsigned long n);
 extern char guest_loop_end[];
 asm(".text\n"
-    ".global guest_loop\n"
-    ".global guest_loop_end\n"
-    "guest_loop:\n"
-    "1:	addi a0, a0, -1\n"
-    "	bnez a0, 1b\n"
-    "guest_loop_end:\n"
-    "	ret\n");
+	".global guest_loop\n"
+	".global guest_loop_end\n"
+	"guest_loop:\n"
+	"1:	addi a0, a0, -1\n"
+	"	bnez a0, 1b\n"
+	"guest_loop_end:\n"
+	"	ret\n");
 
 static void guest_code(void)
 {
@@ -191,8 +191,8 @@ static void phase(struct sampler *s, struct kvm_vcpu *vcpu, int stage, struct ta
 	if (vcpu) {
 		run_to_sync(vcpu, stage);
 	} else {
-		for (volatile unsigned long i = 0; i < HOST_LOOP_ITERS; i++)
-			;
+		for (unsigned long i = 0; i < HOST_LOOP_ITERS; i++)
+			barrier();
 	}
 	ioctl(s->fd, PERF_EVENT_IOC_DISABLE, 0);
 	drain(s, t);
@@ -258,7 +258,8 @@ int main(int argc, char *argv[])
 
 	guest = loop.n[CTX_GUEST_KERNEL] + loop.n[CTX_GUEST_USER];
 	if (host_only) {
-		ksft_test_result(guest == 0, "generic perf: no guest samples while the guest loops\n");
+		ksft_test_result(guest == 0,
+				 "generic perf: no guest samples while the guest loops\n");
 	} else {
 		ksft_test_result(pct(guest, loop.total) >= MIN_GUEST_IN_LOOP,
 				 "guest loop: >= %d%% of samples are GUEST_KERNEL (%lu%%)\n",

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/sizes.h>
 
 #include "kvm_util.h"
 #include "processor.h"
@@ -19,7 +20,7 @@
 #include "ucall_common.h"
 
 #define FW_EVENT(code)		((0xfUL << 16) | (code))
-#define AREA			(1UL << 30)
+#define AREA			((unsigned long)SZ_1G)
 #define SLOT_AREA		10
 #define MEM_VCPUS		16
 #define DEFAULT_ITERS		4000

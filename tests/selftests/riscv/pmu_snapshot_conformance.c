@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/sizes.h>
 
 #include "kvm_util.h"
 #include "processor.h"
@@ -28,7 +29,7 @@
 #define HW_EVENT(code)			(code)
 
 /* Guest physical layout, identity mapped where the guest touches it. */
-#define AREA_BASE	(1UL << 30)
+#define AREA_BASE	((unsigned long)SZ_1G)
 #define AREA_A		(AREA_BASE + 0x0000)
 #define AREA_B		(AREA_BASE + 0x1000)
 #define CANARY		(AREA_BASE + 0x2000)
@@ -81,7 +82,8 @@ static const struct check checks[NR_CHECKS] = {
 	[C_START_RESERVED_FLAG] = { "start: reserved flag bit -> INVALID_PARAM" },
 	[C_STOP_RESERVED_FLAG] = { "stop: reserved flag bit -> INVALID_PARAM" },
 	[C_EXCLUSIVE_FLAGS] = { "start: SET_INIT_VALUE with INIT_SNAPSHOT -> INVALID_PARAM" },
-	[C_ALREADY_STOPPED] = { "stop: ALREADY_STOPPED does not suppress other counters' snapshot" },
+	[C_ALREADY_STOPPED] = {
+		"stop: ALREADY_STOPPED does not suppress other counters' snapshot" },
 	[C_OVERFLOW_BIT] = { "stop TAKE_SNAPSHOT after overflow -> bitmap bit set" },
 	[C_RESET_CLEARS_BIT] = { "stop RESET|TAKE_SNAPSHOT clears the overflow bit" },
 	[C_REPLACE] = { "set_shmem again: new area replaces the old one" },
@@ -141,9 +143,13 @@ static void set_timer_calls(int n)
 	GUEST_SYNC_ARGS(id, !!(cond), (unsigned long)(got), (unsigned long)(want), 0)
 #define HOST(id) GUEST_SYNC_ARGS(id, 0, 0, 0, 0)
 
-static volatile u64 *words(unsigned long gpa)
+/*
+ * The guest's view of an area. KVM writes it only inside SBI calls, and
+ * sbi_ecall() clobbers memory, so plain accesses see every update.
+ */
+static u64 *words(unsigned long gpa)
 {
-	return (volatile u64 *)gpa;
+	return (u64 *)gpa;
 }
 
 static void fill(unsigned long gpa, u64 pattern)

@@ -6,6 +6,7 @@
  * expectation on the values is one TAP line.
  */
 #include <stdio.h>
+#include <linux/sizes.h>
 
 #include "kvm_util.h"
 #include "processor.h"
@@ -15,7 +16,7 @@
 
 #define SBI_EXT_TIME		0x54494D45
 #define FW_SET_TIMER_EVENT	((0xfUL << 16) | 5)
-#define AREA			(1UL << 30)
+#define AREA			((unsigned long)SZ_1G)
 #define SLOT_AREA		10
 #define TIMER_CALLS		25
 
@@ -36,7 +37,7 @@ static void guest_code(void)
 	static const unsigned long events[NR_EVENTS] = {
 		SBI_PMU_HW_CPU_CYCLES, SBI_PMU_HW_INSTRUCTIONS, FW_SET_TIMER_EVENT,
 	};
-	volatile struct riscv_pmu_snapshot_data *area = (void *)AREA;
+	struct riscv_pmu_snapshot_data *area = (void *)AREA;
 	unsigned long num = pmu(SBI_EXT_PMU_NUM_COUNTERS, 0, 0, 0, 0).value;
 	unsigned long mask = ((1UL << num) - 1) & ~2UL;
 	unsigned long idx[NR_EVENTS];
@@ -54,8 +55,8 @@ static void guest_code(void)
 		r = pmu(SBI_EXT_PMU_COUNTER_START, idx[i], 1, SBI_PMU_START_FLAG_SET_INIT_VALUE, 0);
 		__GUEST_ASSERT(!r.error, "start: %ld", r.error);
 	}
-	for (volatile int n = 0; n < 100000; n++)
-		;
+	for (int n = 0; n < 100000; n++)
+		barrier();
 	for (i = 0; i < TIMER_CALLS; i++)
 		sbi_ecall(SBI_EXT_TIME, 0, ~0UL, 0, 0, 0, 0, 0);
 
@@ -92,9 +93,10 @@ int main(void)
 			break;
 		case UCALL_SYNC:
 			values[uc.args[1]] = uc.args[3];
-			printf("guest: counter %2lu (%-19s) stopped with TAKE_SNAPSHOT, "
-			       "snapshot slot 0 = %lu, overflow bitmap = 0x%lx\n",
-			       uc.args[2], event_names[uc.args[1]], uc.args[3], uc.args[4]);
+			printf("guest: counter %2lu (%-19s) stopped with TAKE_SNAPSHOT, ",
+			       uc.args[2], event_names[uc.args[1]]);
+			printf("snapshot slot 0 = %lu, overflow bitmap = 0x%lx\n",
+			       uc.args[3], uc.args[4]);
 			break;
 		case UCALL_DONE:
 			done = true;

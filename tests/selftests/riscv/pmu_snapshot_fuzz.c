@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <linux/sizes.h>
 
 #include "kvm_util.h"
 #include "processor.h"
@@ -29,7 +30,7 @@
 #include "ucall_common.h"
 
 #define MAX_VCPUS	4
-#define SLOT_BASE	(1UL << 30)
+#define SLOT_BASE	((unsigned long)SZ_1G)
 #define SLOT_ID		10
 /* Per vCPU: an area page, then a canary page. Then one last page. */
 #define SLOT_PAGES	(2 * MAX_VCPUS + 1)
@@ -143,8 +144,10 @@ static void guest_code(struct guest_args *a)
 			a0 = edge_address(&s, a->id);
 			a1 = pick(&s, (const unsigned long[]){ 0, 0, 0, 0, 1, -1UL }, 6);
 			a2 = next(&s) % 8 ? 0 : edge_flags(&s);
-			if (next(&s) % 16 == 0)
-				a0 = a1 = -1UL;
+			if (next(&s) % 16 == 0) {
+				a0 = -1UL;
+				a1 = -1UL;
+			}
 			break;
 		case 8:
 			fid = next(&s) & 1 ? 8 : next(&s);
@@ -234,11 +237,20 @@ int main(int argc, char *argv[])
 
 	while ((opt = getopt(argc, argv, "s:n:v:k")) != -1) {
 		switch (opt) {
-		case 's': seed = strtoul(optarg, NULL, 0); break;
-		case 'n': calls = strtoul(optarg, NULL, 0); break;
-		case 'v': nr_vcpus = atoi(optarg); break;
-		case 'k': kmemleak = true; break;
-		default: exit(KSFT_FAIL);
+		case 's':
+			seed = strtoul(optarg, NULL, 0);
+			break;
+		case 'n':
+			calls = strtoul(optarg, NULL, 0);
+			break;
+		case 'v':
+			nr_vcpus = atoi(optarg);
+			break;
+		case 'k':
+			kmemleak = true;
+			break;
+		default:
+			exit(KSFT_FAIL);
 		}
 	}
 	TEST_ASSERT(nr_vcpus >= 1 && nr_vcpus <= MAX_VCPUS, "1 to %d vCPUs", MAX_VCPUS);

@@ -16,11 +16,13 @@
  * Teardown: both VMs are freed with areas registered and counters running.
  * When kmemleak is available, an explicit scan must find nothing.
  */
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
+#include <linux/sizes.h>
 
 #include "kvm_util.h"
 #include "processor.h"
@@ -38,7 +40,7 @@
 #define FW_SET_TIMER			((SBI_PMU_EVENT_TYPE_FW << 16) | SBI_PMU_FW_SET_TIMER)
 #define SBI_EXT_TIME			0x54494D45
 
-#define AREA_BASE	(1UL << 30)
+#define AREA_BASE	((unsigned long)SZ_1G)
 #define AREA_V0		(AREA_BASE + 0x0000)
 #define AREA_V1		(AREA_BASE + 0x1000)
 #define SLOT_AREAS	10
@@ -60,13 +62,14 @@
 #define REPORT_REREGISTERED	0x53
 
 /* The numbers reset_entry's instructions use. */
-_Static_assert(SBI_EXT_PMU == 0x504D55, "PMU extension id");
-_Static_assert(SBI_EXT_PMU_COUNTER_START == 3 && SBI_EXT_PMU_COUNTER_STOP == 4 &&
-	       SBI_EXT_PMU_SNAPSHOT_SET_SHMEM == 7, "PMU function ids");
-_Static_assert(SBI_PMU_START_FLAG_INIT_SNAPSHOT == 2 && SBI_PMU_STOP_FLAG_TAKE_SNAPSHOT == 2,
-	       "snapshot flags");
-_Static_assert(KVM_RISCV_SELFTESTS_SBI_EXT == 0x08FFFFFF, "selftests extension id");
-_Static_assert(AREA_V1 == 0x40001000, "area of vCPU 1");
+static_assert(SBI_EXT_PMU == 0x504D55, "PMU extension id");
+static_assert(SBI_EXT_PMU_COUNTER_START == 3, "PMU counter start");
+static_assert(SBI_EXT_PMU_COUNTER_STOP == 4, "PMU counter stop");
+static_assert(SBI_EXT_PMU_SNAPSHOT_SET_SHMEM == 7, "PMU snapshot set_shmem");
+static_assert(SBI_PMU_START_FLAG_INIT_SNAPSHOT == 2, "INIT_SNAPSHOT flag");
+static_assert(SBI_PMU_STOP_FLAG_TAKE_SNAPSHOT == 2, "TAKE_SNAPSHOT flag");
+static_assert(KVM_RISCV_SELFTESTS_SBI_EXT == 0x08FFFFFF, "selftests extension id");
+static_assert(AREA_V1 == 0x40001000, "area of vCPU 1");
 
 /*
  * Where hart_start sends the reset vCPU: a0 = hart id, a1 = the counter it
@@ -163,9 +166,9 @@ static unsigned long register_and_count(unsigned long area)
 	__GUEST_ASSERT(!err, "start = %ld", err);
 	sbi_ecall(SBI_EXT_TIME, 0, ~0UL, 0, 0, 0, 0, 0);
 	err = pmu(SBI_EXT_PMU_COUNTER_STOP, f, 1, SBI_PMU_STOP_FLAG_TAKE_SNAPSHOT, 0).error;
-	__GUEST_ASSERT(!err && ((volatile u64 *)area)[1] == 101,
+	__GUEST_ASSERT(!err && READ_ONCE(((u64 *)area)[1]) == 101,
 		       "snapshot before the reset: err %ld, slot %lu", err,
-		       ((volatile u64 *)area)[1]);
+		       READ_ONCE(((u64 *)area)[1]));
 	pmu(SBI_EXT_PMU_COUNTER_START, f, 1, 0, 0);
 	return f;
 }

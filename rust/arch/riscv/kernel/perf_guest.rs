@@ -43,6 +43,8 @@ unsafe fn host(regs: *const bindings::pt_regs) -> (usize, bool) {
     (epc, status & SR_SPP == 0)
 }
 
+/// The `PERF_GUEST_*` bits of the current sample, from `perf_guest_state()`; 0 when no
+/// guest was interrupted.
 fn guest_state() -> u32 {
     // SAFETY: reads the registered guest callbacks; safe in any context,
     // including the PMU interrupt.

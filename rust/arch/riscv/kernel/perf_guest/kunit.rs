@@ -50,14 +50,17 @@ pub(crate) extern "C" fn riscv_perf_guest_test_run(index: c_uint) -> u32 {
     }
 }
 
+/// A case that needs the kernel: its NUL-terminated name and its body.
 type FfiCase = (&'static str, fn() -> Result<(), u32>);
 
+/// The cases that call into the kernel; they run after the shared `CASES`.
 static FFI_CASES: &[FfiCase] = &[
     ("no_guest_kernel_regs\0", no_guest_kernel_regs),
     ("no_guest_user_regs\0", no_guest_user_regs),
     ("constants_match_uapi\0", constants_match_uapi),
 ];
 
+/// Made-up registers: all zeroes but `status` and `epc`.
 fn regs(status: usize, epc: usize) -> bindings::pt_regs {
     // SAFETY: `pt_regs` is plain integers, for which all zeroes is valid.
     let mut r: bindings::pt_regs = unsafe { core::mem::zeroed() };
@@ -66,6 +69,7 @@ fn regs(status: usize, epc: usize) -> bindings::pt_regs {
     r
 }
 
+/// With no guest running, supervisor-mode registers give `KERNEL` and the host IP.
 fn no_guest_kernel_regs() -> Result<(), u32> {
     let mut r = regs(1 << 8, 0xffff_ffff_8000_1234);
     // SAFETY: `r` is a valid `pt_regs`; no vCPU runs on this thread, so
@@ -82,6 +86,7 @@ fn no_guest_kernel_regs() -> Result<(), u32> {
     Ok(())
 }
 
+/// With no guest running, user-mode registers give `USER` and the host IP.
 fn no_guest_user_regs() -> Result<(), u32> {
     let mut r = regs(0, 0x1_0000);
     // SAFETY: as in `no_guest_kernel_regs`.
@@ -97,6 +102,7 @@ fn no_guest_user_regs() -> Result<(), u32> {
     Ok(())
 }
 
+/// The attribution constants equal the kernel's `PERF_RECORD_MISC_*` and `PERF_GUEST_*`.
 fn constants_match_uapi() -> Result<(), u32> {
     use super::attribution::*;
     let ok = bindings::PERF_RECORD_MISC_KERNEL == MISC_KERNEL as u32

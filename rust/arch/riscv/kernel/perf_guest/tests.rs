@@ -19,6 +19,7 @@ pub(crate) struct Case {
     pub(crate) run: fn() -> CaseResult,
 }
 
+/// Returns `Err(line!())` from the enclosing case when `$cond` is false.
 macro_rules! check {
     ($cond:expr) => {
         if !$cond {
@@ -27,9 +28,12 @@ macro_rules! check {
     };
 }
 
+/// Short name for `PERF_GUEST_ACTIVE`.
 const ACTIVE: u32 = PERF_GUEST_ACTIVE;
+/// Short name for `PERF_GUEST_USER`.
 const USER: u32 = PERF_GUEST_USER;
 
+/// No guest and supervisor-mode host registers: a host kernel sample (`MISC_KERNEL`).
 fn host_kernel() -> CaseResult {
     check!(Context::of(0, false) == Context::HostKernel);
     check!(Context::of(0, false).misc() == MISC_KERNEL);
@@ -37,12 +41,14 @@ fn host_kernel() -> CaseResult {
     Ok(())
 }
 
+/// No guest and user-mode host registers: a host user sample (`MISC_USER`).
 fn host_user() -> CaseResult {
     check!(Context::of(0, true) == Context::HostUser);
     check!(Context::of(0, true).misc() == MISC_USER);
     Ok(())
 }
 
+/// An interrupted guest not in user mode is `GuestKernel`, whatever the host registers.
 fn guest_kernel() -> CaseResult {
     // The host registers do not matter once a guest was interrupted.
     for host_user in [false, true] {
@@ -52,6 +58,7 @@ fn guest_kernel() -> CaseResult {
     Ok(())
 }
 
+/// An interrupted guest in user mode is `GuestUser`, whatever the host registers.
 fn guest_user() -> CaseResult {
     for host_user in [false, true] {
         check!(Context::of(ACTIVE | USER, host_user) == Context::GuestUser);
@@ -61,6 +68,7 @@ fn guest_user() -> CaseResult {
     Ok(())
 }
 
+/// A guest state with bits set but not `ACTIVE` is attributed to the host.
 fn malformed_state_is_host() -> CaseResult {
     check!(Context::of(USER, false) == Context::HostKernel);
     check!(Context::of(USER, true) == Context::HostUser);
@@ -68,6 +76,8 @@ fn malformed_state_is_host() -> CaseResult {
     Ok(())
 }
 
+/// The IP is the guest's only when a guest was interrupted, and the guest IP is asked
+/// for only then.
 fn ip_from_guest_only_in_guest() -> CaseResult {
     let mut asked = 0;
     check!(
@@ -116,10 +126,13 @@ fn ip_from_guest_only_in_guest() -> CaseResult {
     Ok(())
 }
 
+/// Defines `CASES` from the given case functions, each named after its function.
 macro_rules! cases {
     ($($name:ident),* $(,)?) => {
         /// Every case, in the order they run.
-        pub(crate) static CASES: &[Case] = &[$(Case { name: concat!(stringify!($name), "\0"), run: $name }),*];
+        pub(crate) static CASES: &[Case] = &[
+            $(Case { name: concat!(stringify!($name), "\0"), run: $name }),*
+        ];
     };
 }
 

@@ -133,6 +133,8 @@ pub(crate) fn set_shmem<M: SnapshotMemory>(
     Ok(())
 }
 
+/// The SBI result of a start or stop: `InvalidParam` if any counter was invalid, else
+/// `already` if any was already started or stopped, else success.
 fn sbi_result(out: &Outcome, already: SbiError) -> SbiResult {
     if out.invalid != 0 {
         Err(SbiError::InvalidParam)

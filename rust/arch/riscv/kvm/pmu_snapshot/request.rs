@@ -106,7 +106,9 @@ impl ShmemRequest {
 /// `mask != 0` and `base + i < num_counters` for every bit `i` of `mask`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct CounterSet {
+    /// The absolute number of the counter of bit 0 of `mask`.
     base: usize,
+    /// The counters of the set, relative to `base`.
     mask: u64,
 }
 

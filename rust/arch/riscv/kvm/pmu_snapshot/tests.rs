@@ -26,6 +26,7 @@ pub(crate) struct Case {
     pub(crate) run: fn(&mut [u8]) -> CaseResult,
 }
 
+/// Returns `Err(line!())` from the enclosing case when `$cond` is false.
 macro_rules! check {
     ($cond:expr) => {
         if !$cond {
@@ -34,35 +35,50 @@ macro_rules! check {
     };
 }
 
+/// Defines `CASES` from the given case functions, each named after its function.
 macro_rules! cases {
     ($($name:ident),* $(,)?) => {
         /// Every case, in the order they run.
-        pub(crate) static CASES: &[Case] = &[$(Case { name: concat!(stringify!($name), "\0"), run: $name }),*];
+        pub(crate) static CASES: &[Case] = &[
+            $(Case { name: concat!(stringify!($name), "\0"), run: $name }),*
+        ];
     };
 }
 
+/// Size of a fake guest page, in bytes.
 const PAGE: usize = 4096;
 /// Guest physical address of the first fake page.
 const RAM: Gpa = 0x8000_0000;
 /// Page 0 and 1: writable RAM. Page 2: read-only memory. Page 3: a hole.
 const RO_PAGE: Gpa = RAM + 2 * PAGE as u64;
+/// Page 3: a hole, with no memory behind it.
 const HOLE: Gpa = RAM + 3 * PAGE as u64;
+/// Number of accesses `FakeMem` logs; later ones are only counted.
 const LOG_LEN: usize = 80;
 
+/// The kind of a logged access to the fake area.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Op {
+    /// A word read (`read_word`).
     Read,
+    /// A word write (`write_word`).
     Write,
+    /// A clear of the whole area (`clear`), logged at offset 0.
     Clear,
 }
 
 /// Fake guest memory over the scratch buffer: the attached area, and a log
 /// of every word access (offsets within the area).
 struct FakeMem<'a> {
+    /// The scratch buffer, backing the fake guest pages from `RAM` on.
     pages: &'a mut [u8],
+    /// The attached area, if any.
     attached: Option<Gpa>,
+    /// Whether an access (`begin` without its `end`) is in progress.
     in_access: bool,
+    /// The first `LOG_LEN` accesses, with their offsets within the area.
     log: [(Op, usize); LOG_LEN],
+    /// Number of accesses since the log was last reset, also those past `LOG_LEN`.
     logged: usize,
     /// Memory of the attached area has gone (a moved memory slot).
     gone: bool,
@@ -71,6 +87,7 @@ struct FakeMem<'a> {
 }
 
 impl<'a> FakeMem<'a> {
+    /// Fake memory over `scratch`, which is filled with `0xa5` bytes; nothing is attached.
     fn new(scratch: &'a mut [u8]) -> Self {
         for b in scratch.iter_mut() {
             *b = 0xa5;
@@ -86,6 +103,7 @@ impl<'a> FakeMem<'a> {
         }
     }
 
+    /// Logs an access of kind `op` at `offset`.
     fn note(&mut self, op: Op, offset: usize) {
         if self.logged < LOG_LEN {
             self.log[self.logged] = (op, offset);
@@ -93,6 +111,7 @@ impl<'a> FakeMem<'a> {
         self.logged += 1;
     }
 
+    /// The offsets of the logged accesses of kind `op`, in order.
     fn logged_ops(&self, op: Op) -> impl Iterator<Item = usize> + '_ {
         self.log[..self.logged.min(LOG_LEN)]
             .iter()
@@ -100,6 +119,7 @@ impl<'a> FakeMem<'a> {
             .map(|(_, off)| *off)
     }
 
+    /// The word at guest physical address `gpa`, read directly (not an access, not logged).
     fn word(&self, gpa: Gpa) -> u64 {
         let at = (gpa - RAM) as usize;
         let mut b = [0u8; 8];
@@ -107,19 +127,23 @@ impl<'a> FakeMem<'a> {
         u64::from_le_bytes(b)
     }
 
+    /// Writes the word at guest physical address `gpa` directly (not an access, not logged).
     fn set_word(&mut self, gpa: Gpa, v: u64) {
         let at = (gpa - RAM) as usize;
         self.pages[at..at + 8].copy_from_slice(&v.to_le_bytes());
     }
 
+    /// Value slot `i` of the area at `area`, read directly.
     fn slot(&self, area: Gpa, i: usize) -> u64 {
         self.word(area + area::slot_offset(i) as u64)
     }
 
+    /// Sets value slot `i` of the area at `area` directly.
     fn set_slot(&mut self, area: Gpa, i: usize, v: u64) {
         self.set_word(area + area::slot_offset(i) as u64, v)
     }
 
+    /// Forgets the logged accesses.
     fn reset_log(&mut self) {
         self.logged = 0;
     }
@@ -202,17 +226,26 @@ impl SnapshotMemory for FakeMem<'_> {
 
 /// Fake counters: a counter's value grows by 100 per start/stop cycle.
 struct FakeCtrs {
+    /// Number of counters.
     num: usize,
+    /// The configured counters, as an absolute mask.
     in_use: u64,
+    /// The started counters.
     running: u64,
+    /// Counters that have overflowed since they were last started.
     overflown: u64,
+    /// Counters that a start or stop reports as invalid.
     invalid: u64,
+    /// The value of each counter.
     value: [u64; 64],
+    /// Configured counters that any start has covered.
     starts: u64,
+    /// Configured counters that any stop has covered.
     stops: u64,
 }
 
 impl FakeCtrs {
+    /// `num` counters, of which those in `in_use` are configured; all stopped, at 0.
     fn new(num: usize, in_use: u64) -> Self {
         FakeCtrs {
             num,
@@ -302,8 +335,11 @@ impl CounterBank for FakeCtrs {
     }
 }
 
+/// The first writable page, where most cases register the area.
 const A: Gpa = RAM;
+/// The second writable page, for cases that replace the area.
 const B: Gpa = RAM + PAGE as u64;
+/// Marks words that the code under test must not write.
 const SENTINEL: u64 = 0x5e47_1e15_5e47_1e15;
 
 /// Registers the area at `gpa` and fills every slot and the reserved area
@@ -320,6 +356,7 @@ fn registered(scratch: &mut [u8], gpa: Gpa) -> Result<(FakeMem<'_>, Option<Gpa>)
     Ok((mem, area))
 }
 
+/// Every `SbiError` maps to its SBI error code and back; other codes map to no error.
 fn error_codes(_: &mut [u8]) -> CaseResult {
     let all = [
         (SbiError::Failed, -1),
@@ -342,6 +379,7 @@ fn error_codes(_: &mut [u8]) -> CaseResult {
     Ok(())
 }
 
+/// The area is one 4 KiB page, with value slot `i` at byte `8 + 8 * i`.
 fn area_layout(_: &mut [u8]) -> CaseResult {
     check!(core::mem::size_of::<area::SnapshotArea>() == 4096);
     check!(area::slot_offset(0) == 8);
@@ -350,6 +388,8 @@ fn area_layout(_: &mut [u8]) -> CaseResult {
     Ok(())
 }
 
+/// The `snapshot_set_shmem` arguments: flags, alignment, high half and disable, on RV64
+/// and RV32.
 fn shmem_validation_table(_: &mut [u8]) -> CaseResult {
     let m = usize::MAX;
     let table: [(usize, usize, usize, Result<ShmemRequest, SbiError>); 10] = [
@@ -372,6 +412,8 @@ fn shmem_validation_table(_: &mut [u8]) -> CaseResult {
     Ok(())
 }
 
+/// Start and stop flags: reserved bits, and both start initialisation flags together, are
+/// rejected.
 fn flag_validation(_: &mut [u8]) -> CaseResult {
     check!(StartInit::from_flags(0) == Ok(StartInit::Keep));
     check!(StartInit::from_flags(1) == Ok(StartInit::Value));
@@ -398,6 +440,8 @@ fn flag_validation(_: &mut [u8]) -> CaseResult {
     Ok(())
 }
 
+/// A counter set must be non-empty and within the counters, without wrapping around; its
+/// counters are numbered relative to the base.
 fn counter_set_bounds(_: &mut [u8]) -> CaseResult {
     check!(CounterSet::new(0, 0, 19) == Err(SbiError::InvalidParam));
     check!(CounterSet::new(0, 1 << 18, 19).is_ok());
@@ -418,6 +462,7 @@ fn counter_set_bounds(_: &mut [u8]) -> CaseResult {
     Ok(())
 }
 
+/// `index_nospec` keeps indices below the size and clamps the others to 0.
 fn nospec_clamps(_: &mut [u8]) -> CaseResult {
     check!(index_nospec(0, 19) == 0);
     check!(index_nospec(18, 19) == 18);
@@ -428,6 +473,8 @@ fn nospec_clamps(_: &mut [u8]) -> CaseResult {
     Ok(())
 }
 
+/// Registering zeroes the new area only, a new registration leaves the old area alone, and
+/// disabling detaches it.
 fn set_shmem_zeroes_and_replaces(scratch: &mut [u8]) -> CaseResult {
     let mut mem = FakeMem::new(scratch);
     let mut area = None;
@@ -447,6 +494,7 @@ fn set_shmem_zeroes_and_replaces(scratch: &mut [u8]) -> CaseResult {
     Ok(())
 }
 
+/// A rejected `snapshot_set_shmem` keeps the old registration and touches no memory.
 fn set_shmem_bad_addresses(scratch: &mut [u8]) -> CaseResult {
     let mut mem = FakeMem::new(scratch);
     let mut area = Some(A);
@@ -467,6 +515,8 @@ fn set_shmem_bad_addresses(scratch: &mut [u8]) -> CaseResult {
     Ok(())
 }
 
+/// Snapshot flags without a registered area fail with `NoShmem` before any counter is
+/// touched; calls without them need no area.
 fn no_shmem_errors(scratch: &mut [u8]) -> CaseResult {
     let mut mem = FakeMem::new(scratch);
     let mut ctrs = FakeCtrs::new(19, 0b101);
@@ -480,6 +530,8 @@ fn no_shmem_errors(scratch: &mut [u8]) -> CaseResult {
     Ok(())
 }
 
+/// A snapshot stop reads only the bitmap and writes only the bitmap and the slots of the
+/// stopped counters.
 fn stop_writes_only_stopped_slots(scratch: &mut [u8]) -> CaseResult {
     let (mut mem, area) = registered(scratch, A)?;
     // Counters 4, 5, 6 and 9 are in use; base 4, so slots 0, 1, 2 and 5.
@@ -506,6 +558,8 @@ fn stop_writes_only_stopped_slots(scratch: &mut [u8]) -> CaseResult {
     Ok(())
 }
 
+/// A snapshot stop writes no slot of an unconfigured counter, and nothing when no counter
+/// of the set is configured.
 fn stop_skips_unused_counters(scratch: &mut [u8]) -> CaseResult {
     let (mut mem, area) = registered(scratch, A)?;
     let mut ctrs = FakeCtrs::new(19, 1 << 3);
@@ -523,6 +577,8 @@ fn stop_skips_unused_counters(scratch: &mut [u8]) -> CaseResult {
     Ok(())
 }
 
+/// A stop that finds a counter already stopped still stops the set and saves every
+/// counter.
 fn already_stopped_does_not_hide_others(scratch: &mut [u8]) -> CaseResult {
     let (mut mem, area) = registered(scratch, A)?;
     let mut ctrs = FakeCtrs::new(19, 0b111);
@@ -536,6 +592,8 @@ fn already_stopped_does_not_hide_others(scratch: &mut [u8]) -> CaseResult {
     Ok(())
 }
 
+/// The bitmap gets the bits of the overflowed counters; a reset or a restart clears a
+/// counter's bit.
 fn overflow_bitmap_and_reset(scratch: &mut [u8]) -> CaseResult {
     let (mut mem, area) = registered(scratch, A)?;
     mem.set_word(A, 0);
@@ -556,6 +614,8 @@ fn overflow_bitmap_and_reset(scratch: &mut [u8]) -> CaseResult {
     Ok(())
 }
 
+/// A start from the snapshot reads only the slots of configured counters, and writes
+/// nothing.
 fn start_reads_only_started_slots(scratch: &mut [u8]) -> CaseResult {
     let (mut mem, area) = registered(scratch, A)?;
     let mut ctrs = FakeCtrs::new(19, 1 << 5 | 1 << 6 | 1 << 8);
@@ -572,6 +632,8 @@ fn start_reads_only_started_slots(scratch: &mut [u8]) -> CaseResult {
     Ok(())
 }
 
+/// A start with an initial value touches no memory; bad flags, bad or invalid counters and
+/// repeated starts get their errors, and valid counters are still saved.
 fn start_init_value_and_errors(scratch: &mut [u8]) -> CaseResult {
     let (mut mem, area) = registered(scratch, A)?;
     let mut ctrs = FakeCtrs::new(19, 0b11);
@@ -594,6 +656,8 @@ fn start_init_value_and_errors(scratch: &mut [u8]) -> CaseResult {
     Ok(())
 }
 
+/// When the area's memory has gone, snapshot starts and stops fail with `Failed` and write
+/// nothing.
 fn area_gone_is_failure(scratch: &mut [u8]) -> CaseResult {
     let (mut mem, area) = registered(scratch, A)?;
     let mut ctrs = FakeCtrs::new(19, 1);
@@ -608,6 +672,8 @@ fn area_gone_is_failure(scratch: &mut [u8]) -> CaseResult {
     Ok(())
 }
 
+/// After a new registration only the new area is written; after a reset, snapshot calls
+/// get `NoShmem` and touch nothing.
 fn replaced_area_is_left_alone(scratch: &mut [u8]) -> CaseResult {
     let (mut mem, mut area) = registered(scratch, A)?;
     let mut ctrs = FakeCtrs::new(19, 1);
@@ -626,6 +692,8 @@ fn replaced_area_is_left_alone(scratch: &mut [u8]) -> CaseResult {
     Ok(())
 }
 
+/// `ctr_info` answers for every counter but 1 (`time`) and rejects indices past the
+/// counters.
 fn ctr_info_bounds(_: &mut [u8]) -> CaseResult {
     let ctrs = FakeCtrs::new(19, 0);
     check!(engine::ctr_info(&ctrs, 0) == Ok(0x1000));

@@ -24,7 +24,9 @@ const INVALID_GPA: u64 = u64::MAX;
 /// is only used by the current thread for `'a`, in process context; when
 /// guest memory is accessed, the VM's SRCU read lock is held.
 pub(crate) struct Vcpu<'a> {
+    /// The wrapped vCPU.
     ptr: NonNull<bindings::kvm_vcpu>,
+    /// Ties the wrapper to its exclusive use of the vCPU for `'a`.
     _lifetime: PhantomData<&'a mut bindings::kvm_vcpu>,
 }
 
@@ -42,6 +44,7 @@ impl<'a> Vcpu<'a> {
         }
     }
 
+    /// The address of the vCPU's PMU context (`arch.pmu_context`).
     fn pmu(&self) -> *mut bindings::kvm_pmu {
         // SAFETY: `ptr` is valid by the type invariants; this only computes
         // the address of a field.
@@ -89,8 +92,12 @@ impl<'a> Vcpu<'a> {
 /// As for [`Vcpu`]. When `khva` is `Some`, it is the kernel address of the
 /// mapped 4 KiB area and the cache's read lock is held.
 pub(crate) struct Memory<'a> {
+    /// The vCPU whose snapshot area this is.
     ptr: NonNull<bindings::kvm_vcpu>,
+    /// The kernel address of the mapped area while an access (`begin` to `end`) is in
+    /// progress.
     khva: Option<NonNull<u64>>,
+    /// Ties the part to the mutable borrow of the [`Vcpu`] it was split from.
     _lifetime: PhantomData<&'a mut ()>,
 }
 
@@ -190,11 +197,14 @@ impl Drop for Memory<'_> {
 ///
 /// As for [`Vcpu`].
 pub(crate) struct Counters<'a> {
+    /// The vCPU whose counters these are.
     ptr: NonNull<bindings::kvm_vcpu>,
+    /// Ties the part to the mutable borrow of the [`Vcpu`] it was split from.
     _lifetime: PhantomData<&'a mut ()>,
 }
 
 impl Counters<'_> {
+    /// The address of the vCPU's PMU context (`arch.pmu_context`).
     fn pmu(&self) -> *mut bindings::kvm_pmu {
         // SAFETY: `ptr` is valid by the type invariants; this only computes
         // the address of a field.
@@ -202,6 +212,7 @@ impl Counters<'_> {
     }
 }
 
+/// Converts the result of the C start and stop helpers into an [`Outcome`].
 fn outcome(r: &bindings::kvm_pmu_ctrs_result) -> Outcome {
     Outcome {
         done: r.done,
