@@ -1,0 +1,187 @@
+#!/usr/bin/env python3
+"""Builds the riscv64 VMM (tests/vmm/vmm.c) and the guest perf program, boots
+the project's kernel under QEMU, and inside it runs the VMM, which boots a
+kernel Image as a KVM guest. Checks the guest's boot log (SBI PMU snapshot in
+use, no PMU errors), the perf counts, the host-side exit counts of the two
+read paths, and the VMM's exit code.
+
+    tests/vmm/run.py [--guest IMAGE] [--icount] [--echo] [-k N]
+
+Everything it writes goes to build/vmm/.
+"""
+import argparse
+import os
+import re
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TOP = os.path.dirname(os.path.dirname(HERE))
+OUT = os.path.join(TOP, "build", "vmm")
+os.makedirs(OUT, exist_ok=True)
+# scripts/qemu.py builds its init under $BUILD: keep it in build/vmm.
+os.environ["BUILD"] = OUT
+sys.path.insert(0, os.path.join(TOP, "scripts"))
+import qemu  # noqa: E402
+
+HOST_KDIR = os.path.join(TOP, "build", "kernel-rust")
+HOST_IMAGE = os.path.join(HOST_KDIR, "arch", "riscv", "boot", "Image")
+UAPI = os.path.join(HOST_KDIR, "usr", "include")
+CC = ["riscv64-linux-gnu-gcc", "-static", "-O2", "-Wall", "-Wextra", "-Werror",
+      "-isystem", UAPI]
+GUEST_CMDLINE = "earlycon=sbi console={console} kunit.enable=0 panic=-1 rdinit=/init"
+PMU_ERRORS = re.compile(r"pmu snapshot setup failed|failed to disable snapshot|"
+                        r"(Starting|Stopping) counter idx \d+ failed|"
+                        r"SBI PMU extension doesn't provide|riscv-pmu-sbi.*(fail|error)", re.I)
+
+
+def build(name):
+    src = os.path.join(HERE, name + ".c")
+    out = os.path.join(OUT, name)
+    if not os.path.exists(out) or os.path.getmtime(out) < os.path.getmtime(src):
+        subprocess.run(CC + ["-o", out, src], check=True)
+    return out
+
+
+def stat_lines(lines):
+    stats = {}
+    for line in lines:
+        m = re.search(r"@@VMMSTAT (\S+) (.*)", line)
+        if m:
+            stats[m.group(1)] = {k: int(v) for k, v in
+                                 (kv.split("=") for kv in m.group(2).split())}
+    return stats
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--guest", default=HOST_IMAGE, help="guest kernel Image")
+    ap.add_argument("--console", default=None,
+                    help="guest console= (default hvc0 if the guest has HVC_RISCV_SBI, else ttyS0)")
+    ap.add_argument("--icount", action="store_true", help="QEMU -icount shift=0 -smp 1")
+    ap.add_argument("--echo", action="store_true", help="print the console as it comes")
+    ap.add_argument("-k", type=int, default=200, help="reads per read-path phase")
+    ap.add_argument("--timeout", type=int, default=600)
+    a = ap.parse_args()
+
+    vmm, perfcount = build("vmm"), build("perfcount")
+    console = a.console
+    if console is None:
+        cfg = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
+            os.path.dirname(os.path.abspath(a.guest))))), ".config")
+        has_hvc = os.path.exists(cfg) and "CONFIG_HVC_RISCV_SBI=y" in open(cfg).read()
+        console = "hvc0" if has_hvc else "ttyS0,115200"
+    cmdline = os.path.join(OUT, "guest.cmdline")
+    with open(cmdline, "w") as f:
+        f.write(GUEST_CMDLINE.format(console=console) + "\n")
+
+    guest_initrd = os.path.join(OUT, "guest-initramfs.gz")
+    qemu.pack_initramfs(HOST_KDIR, [f"perfcount 240 /bin/perfcount {a.k}"],
+                        {"/bin/perfcount": perfcount}, guest_initrd)
+    host_initrd = os.path.join(OUT, "host-initramfs.gz")
+    vmm_args = ("/bin/vmm --kernel /bin/guest-Image --initrd /bin/guest-initramfs.gz "
+                "--cmdline-file /bin/guest.cmdline --timeout 400")
+    qemu.pack_initramfs(HOST_KDIR, [f"vmm 450 {vmm_args}"],
+                        {"/bin/vmm": vmm, "/bin/guest-Image": a.guest,
+                         "/bin/guest-initramfs.gz": guest_initrd,
+                         "/bin/guest.cmdline": cmdline}, host_initrd)
+
+    log = os.path.join(OUT, "console.log")
+    cmd = qemu.qemu_cmd(HOST_IMAGE, host_initrd, smp=1 if a.icount else 2, icount=a.icount,
+                        append="kunit.enable=0")
+    start = time.time()
+    lines, timed_out = [], False
+    with open(log, "w") as f:
+        p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                             stdin=subprocess.DEVNULL)
+        try:
+            for raw in p.stdout:
+                line = raw.decode("utf-8", "replace").rstrip("\r\n")
+                f.write(line + "\n")
+                lines.append(line)
+                if a.echo:
+                    print(line, flush=True)
+                if time.time() - start > a.timeout:
+                    timed_out = True
+                    p.kill()
+                    break
+        finally:
+            p.wait()
+    secs = time.time() - start
+
+    results = []
+
+    def check(name, ok, note=""):
+        results.append((name, ok, note))
+
+    # The VMM's part of the console: between the host init's frame lines.
+    body, rc = [], None
+    inside = False
+    for line in lines:
+        if line.startswith("@@BEGIN vmm"):
+            inside = True
+        elif line.startswith("@@END vmm"):
+            inside = False
+            m = re.search(r"rc=(\d+)", line)
+            rc = int(m.group(1)) if m else line
+        elif inside:
+            body.append(line)
+    check("host boot clean", not qemu.scan_reports([ln for ln in lines if ln not in body])
+          and not timed_out, "timeout" if timed_out else "")
+    check("vmm exit code 0 (guest shut down)", rc == 0, f"rc={rc}")
+    check("guest printed its boot log through the VMM",
+          any("Linux version" in ln for ln in body) and any("@@DONE" in ln for ln in body))
+    check("guest log: SBI PMU snapshot detected",
+          any("SBI PMU snapshot detected" in ln for ln in body))
+    errs = [ln for ln in body if PMU_ERRORS.search(ln)]
+    check("guest log: no PMU errors", not errs, "; ".join(errs[:3]))
+    reports = qemu.scan_reports(body)
+    check("guest log: no kernel reports", not reports, "; ".join(reports[:3]))
+
+    counts = [tuple(int(x) for x in m.groups()) for m in
+              (re.search(r"count loop=(\d+) cycles=(\d+) instructions=(\d+)", ln) for ln in body)
+              if m]
+    ok = len(counts) == 3 and all(c[1] and c[2] for c in counts) and all(
+        counts[i + 1][1] > counts[i][1] and counts[i + 1][2] > counts[i][2] for i in range(2))
+    check("perf counts non-zero and growing with the loop", ok, str(counts))
+    if a.icount and len(counts) == 3:
+        # exactly 2 instructions per iteration, plus the syscall overhead
+        d = counts[2][2] - counts[1][2]
+        want = 2 * (counts[2][0] - counts[1][0])
+        check("icount: instruction delta = 2 per iteration", abs(d - want) < want // 100,
+              f"delta {d}, expected {want}")
+    check("perfcount ok 1", any(ln.startswith("ok 1 ") for ln in body))
+    check("perfcount ok 2", any(ln.startswith("ok 2 ") for ln in body))
+
+    st = stat_lines(body)
+
+    def delta(phase, key):
+        b, e = st.get(phase + "-begin"), st.get(phase + "-end")
+        return None if not b or not e else e.get(key, 0) - b.get(key, 0)
+
+    k = a.k
+    s_csr, s_exits = delta("stopped", "csr_exit_kernel"), delta("stopped", "exits")
+    r_csr, r_exits = delta("running", "csr_exit_kernel"), delta("running", "exits")
+    check("host: stopped reads come from the snapshot (no counter CSR exits)",
+          s_csr is not None and s_csr < max(2, k // 20),
+          f"{k} enable/disable/read rounds: csr_exit_kernel +{s_csr}, exits +{s_exits}")
+    check("host: stopped phase made SBI PMU calls (start/stop exits)",
+          s_exits is not None and s_exits >= 2 * k, f"exits +{s_exits}")
+    check("host: running reads trap as counter CSR reads (2 per read)",
+          r_csr is not None and r_csr >= 2 * k,
+          f"{k} reads: csr_exit_kernel +{r_csr}, exits +{r_exits}")
+
+    for name, ok, note in results:
+        print(f"{'PASS' if ok else 'FAIL'} {name}" + (f"  ({note})" if note else ""))
+    for tag in ("stopped-begin", "stopped-end", "running-begin", "running-end", "exit"):
+        if tag in st:
+            print(f"  stats {tag}: " + " ".join(f"{k}={v}" for k, v in st[tag].items()))
+    fails = sum(1 for r in results if not r[1])
+    print(f"console log: {log} ({secs:.0f} s)")
+    print(f"{len(results) - fails} passed, {fails} failed")
+    return 1 if fails else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
