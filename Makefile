@@ -4,7 +4,7 @@
 PYTHON ?= python3
 
 .PHONY: all demo setup prepare kernel kernel-c selftests test bench test-debug fuzz-long \
-	host-test kunit patches check-series \
+	host-test kunit patches check-series vmm \
 	run-test clean help
 
 all: demo
@@ -21,6 +21,7 @@ help:
 	@echo "make host-test    host-side cargo tests of the pure core"
 	@echo "make kunit        the KUnit suite through tools/testing/kunit/kunit.py"
 	@echo "make run-test T=pmu_snapshot_conformance [VARIANT=c]   one selftest alone"
+	@echo "make vmm          the project's VMM boots the kernel as a KVM guest (Rust and C hosts)"
 	@echo "make patches      the project as a git format-patch series in build/patches/"
 	@echo "make check-series git am the series onto a fresh tree, checkpatch and build after every patch"
 	@echo "make clean        remove build/"
@@ -57,6 +58,10 @@ CALLS ?= 500000
 VCPUS ?= 2
 fuzz-long:
 	bash scripts/fuzz-long.sh $(SEED) $(CALLS) $(VCPUS)
+
+vmm: kernel kernel-c
+	$(PYTHON) tests/vmm/run.py --host rust
+	$(PYTHON) tests/vmm/run.py --host c
 
 patches: setup
 	$(PYTHON) scripts/patches.py make

@@ -144,6 +144,25 @@ def selftests_for(variant):
     return tests
 
 
+def vmm_guest(variant, results):
+    """The project's VMM boots the project's kernel as a KVM guest inside the
+    QEMU machine; the guest's own PMU driver uses the snapshot (tests/vmm)."""
+    print(f"\n######## VMM: Linux guest on the {variant} kernel", flush=True)
+    start = time.time()
+    r = subprocess.run([sys.executable, "tests/vmm/run.py", "--host", variant], cwd=TOP,
+                       capture_output=True, text=True)
+    TIMES.append((f"VMM guest boot ({variant})", time.time() - start))
+    print(r.stdout[-4000:] + r.stderr[-2000:])
+    n = 0
+    for line in r.stdout.splitlines():
+        m = re.match(r"^(PASS|FAIL) (.+?)(?:  \((.*)\))?$", line)
+        if m:
+            n += 1
+            results.add(f"{variant}/vmm-guest", m.group(2), m.group(1).lower(), m.group(3) or "")
+    if r.returncode != 0 and n == 0:
+        results.add(f"{variant}/vmm-guest", "run.py", "fail", f"exit {r.returncode}")
+
+
 def main():
     # `test.py` runs everything on the Rust and C kernels; `test.py debug`
     # runs the Rust suite on the debug kernel (KASAN, UBSAN, lockdep ...).
@@ -181,6 +200,8 @@ def main():
                                         icount=icount, smp=1 if icount else 2)
                 TIMES.append((f"QEMU boot ({label})", time.time() - start))
                 print(f"console log: {os.path.relpath(log, TOP)}")
+            if variant in ("rust", "c"):
+                vmm_guest(variant, results)
 
     print("\n######## results")
     for suite, name, status, note in results.items:

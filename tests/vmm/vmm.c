@@ -13,7 +13,8 @@
  *
  * When the guest prints a line containing "@@MARK <tag>", the VMM prints
  * "@@VMMSTAT <tag> name=value ..." with the vCPU's KVM statistics
- * (KVM_GET_STATS_FD) read while the vCPU is stopped in that exit.
+ * (KVM_GET_STATS_FD) read while the vCPU is stopped in that exit, and
+ * "@@VMMIRQ <tag> irq=count ..." with the host's interrupt counts.
  *
  * Exit codes: 0 guest shut down (SBI SRST shutdown, no failure reason),
  * 2 guest asked for a reboot (also what a guest panic with panic=-1 does),
@@ -390,6 +391,45 @@ static void stats_print(const char *tag)
 	fflush(stdout);
 }
 
+/*
+ * The host's interrupt counts (/proc/interrupts, summed over CPUs), to tell
+ * host interrupts that exit the guest apart from the guest's own traps.
+ */
+static void irqs_print(const char *tag)
+{
+	FILE *f = fopen("/proc/interrupts", "r");
+	char buf[1024], name[64], *p, *end;
+	unsigned long long sum, n;
+
+	if (!f)
+		return;
+	printf("@@VMMIRQ %s", tag);
+	if (!fgets(buf, sizeof(buf), f)) {	/* the CPU header */
+		fclose(f);
+		printf("\n");
+		return;
+	}
+	while (fgets(buf, sizeof(buf), f)) {
+		p = buf;
+		while (*p == ' ')
+			p++;
+		if (sscanf(p, "%63[^:]", name) != 1 || !strchr(p, ':'))
+			continue;
+		p = strchr(p, ':') + 1;
+		sum = 0;
+		for (;;) {
+			n = strtoull(p, &end, 10);
+			if (end == p)
+				break;
+			sum += n;
+			p = end;
+		}
+		printf(" %s=%llu", name, sum);
+	}
+	fclose(f);
+	printf("\n");
+}
+
 /* ---- console -------------------------------------------------------- */
 
 static char line[4096];
@@ -412,8 +452,11 @@ static void console_putc(uint8_t c)
 	if (m) {
 		char tag[64];
 
-		if (sscanf(m + 7, "%63s", tag) == 1)
+		if (sscanf(m + 7, "%63s", tag) == 1) {
 			stats_print(tag);
+			irqs_print(tag);
+			fflush(stdout);
+		}
 	}
 }
 
@@ -556,7 +599,7 @@ static void on_alarm(int sig)
 {
 	(void)sig;
 	fflush(stdout);
-	fprintf(stderr, "\nvmm: timeout\n");
+	fprintf(stderr, "\nvmm: timeout\n");	/* not async-signal-safe; exiting anyway */
 	_exit(EXIT_TIMEOUT);
 }
 
@@ -687,7 +730,8 @@ int main(int argc, char **argv)
 			handle_mmio(run);
 			break;
 		case KVM_EXIT_SYSTEM_EVENT:
-			fflush(stdout);
+			if (line_len)		/* end the guest's last line */
+				console_putc('\n');
 			stats_print("exit");
 			v = run->system_event.ndata ? run->system_event.data[0] : 0;
 			fprintf(stderr, "vmm: guest system event type %u reason %llu\n",
@@ -700,7 +744,8 @@ int main(int argc, char **argv)
 		case KVM_EXIT_INTR:
 			break;
 		default:
-			fflush(stdout);
+			if (line_len)
+				console_putc('\n');
 			fprintf(stderr, "vmm: unexpected exit reason %u\n", run->exit_reason);
 			return EXIT_UNEXPECTED;
 		}
