@@ -24,7 +24,7 @@ make -s -C "$SRC/tools/testing/selftests/kvm" ARCH=riscv \
 	EXTRA_CFLAGS="-static -Wno-unused-command-line-argument" LDFLAGS=-static \
 	$(for p in $PROGS; do printf '%s ' "$ST/$p"; done) 2>&1 | sed 's/^/    /' | tee "$ST/build.log"
 # The project's own selftests must build without a warning.
-ours=$(cd "$TOP/tests/selftests" && ls riscv/*.c | tr '\n' '|' | sed 's/|$//')
+ours=$(cd "$TOP/tests/selftests" && ls riscv/*.c riscv/*.h | tr '\n' '|' | sed 's/|$//')
 if grep -E "($ours):[0-9]+:[0-9]+: warning" "$ST/build.log"; then
 	die "warnings in the project's selftests"
 fi

@@ -52,6 +52,19 @@ def host_tests(results):
         results.add("host", "cargo test", "fail", f"exit {r.returncode}, {n} cases")
 
 
+def add_pass_fail_lines(results, suite, what, r):
+    """One result per "PASS name  (note)" / "FAIL name  (note)" line a runner
+    printed; a failure of its own if it failed without printing any."""
+    n = 0
+    for line in r.stdout.splitlines():
+        m = re.match(r"^(PASS|FAIL) (.+?)(?:  \((.*)\))?$", line)
+        if m:
+            n += 1
+            results.add(suite, m.group(2), m.group(1).lower(), m.group(3) or "")
+    if r.returncode != 0 and n == 0:
+        results.add(suite, what, "fail", f"exit {r.returncode}")
+
+
 def rust_gates(results):
     """rustfmt (the kernel's .rustfmt.toml) and clippy on the project's Rust."""
     print("\n######## rustfmt and clippy on the project's Rust", flush=True)
@@ -90,14 +103,7 @@ def rust_gates(results):
         r = subprocess.run([sys.executable, "scripts/patches.py", "check"], cwd=TOP,
                            capture_output=True, text=True)
         print(r.stdout[-6000:] + r.stderr[-3000:])
-        n = 0
-        for line in r.stdout.splitlines():
-            m = re.match(r"^(PASS|FAIL) (.+)$", line)
-            if m:
-                n += 1
-                results.add("series", m.group(2), m.group(1).lower())
-        if r.returncode != 0 and n == 0:
-            results.add("series", "patches.py check", "fail", f"exit {r.returncode}")
+        add_pass_fail_lines(results, "series", "patches.py check", r)
     TIMES.append(("rustfmt + clippy + patch series", time.time() - start))
 
 
@@ -153,14 +159,7 @@ def vmm_guest(variant, results):
                        capture_output=True, text=True)
     TIMES.append((f"VMM guest boot ({variant})", time.time() - start))
     print(r.stdout[-4000:] + r.stderr[-2000:])
-    n = 0
-    for line in r.stdout.splitlines():
-        m = re.match(r"^(PASS|FAIL) (.+?)(?:  \((.*)\))?$", line)
-        if m:
-            n += 1
-            results.add(f"{variant}/vmm-guest", m.group(2), m.group(1).lower(), m.group(3) or "")
-    if r.returncode != 0 and n == 0:
-        results.add(f"{variant}/vmm-guest", "run.py", "fail", f"exit {r.returncode}")
+    add_pass_fail_lines(results, f"{variant}/vmm-guest", "run.py", r)
 
 
 def main():

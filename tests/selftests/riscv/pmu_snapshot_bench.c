@@ -19,6 +19,8 @@
 #include "test_util.h"
 #include "ucall_common.h"
 
+#include "pmu_snapshot_util.h"
+
 #define FW_EVENT(code)		((0xfUL << 16) | (code))
 #define AREA			((unsigned long)SZ_1G)
 #define SLOT_AREA		10
@@ -41,12 +43,6 @@ static const char * const row_names[NR_ROWS] = {
 };
 
 static unsigned long iters = DEFAULT_ITERS;
-
-static struct sbiret pmu(int fid, unsigned long a0, unsigned long a1, unsigned long a2,
-			 unsigned long a3)
-{
-	return sbi_ecall(SBI_EXT_PMU, fid, a0, a1, a2, a3, 0, 0);
-}
 
 /* Configures 8 firmware counters; returns the base (they are contiguous). */
 static unsigned long config_fw_counters(void)

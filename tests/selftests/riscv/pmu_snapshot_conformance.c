@@ -20,6 +20,8 @@
 #include "test_util.h"
 #include "ucall_common.h"
 
+#include "pmu_snapshot_util.h"
+
 #define SBI_EXT_TIME			0x54494D45
 #define SBI_PMU_EVENT_TYPE_FW		0xf
 #define SBI_PMU_FW_SET_TIMER		5
@@ -99,12 +101,6 @@ static const struct check checks[NR_CHECKS] = {
 	[C_MULTI_OWN] = { "two vCPUs: each area holds its own vCPU's value" },
 	[H_MULTI_AREAS] = { "two vCPUs: host sees both areas intact", true },
 };
-
-static struct sbiret pmu(int fid, unsigned long a0, unsigned long a1, unsigned long a2,
-			 unsigned long a3)
-{
-	return sbi_ecall(SBI_EXT_PMU, fid, a0, a1, a2, a3, 0, 0);
-}
 
 static long set_shmem(unsigned long lo, unsigned long hi, unsigned long flags)
 {

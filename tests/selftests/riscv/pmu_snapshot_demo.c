@@ -14,6 +14,8 @@
 #include "test_util.h"
 #include "ucall_common.h"
 
+#include "pmu_snapshot_util.h"
+
 #define SBI_EXT_TIME		0x54494D45
 #define FW_SET_TIMER_EVENT	((0xfUL << 16) | 5)
 #define AREA			((unsigned long)SZ_1G)
@@ -25,12 +27,6 @@ enum { CYCLES, INSTRUCTIONS, SET_TIMER, NR_EVENTS };
 static const char * const event_names[NR_EVENTS] = {
 	"cycles", "instructions", "SBI set_timer calls",
 };
-
-static struct sbiret pmu(int fid, unsigned long a0, unsigned long a1, unsigned long a2,
-			 unsigned long a3)
-{
-	return sbi_ecall(SBI_EXT_PMU, fid, a0, a1, a2, a3, 0, 0);
-}
 
 static void guest_code(void)
 {

@@ -29,6 +29,8 @@
 #include "test_util.h"
 #include "ucall_common.h"
 
+#include "pmu_snapshot_util.h"
+
 #define MAX_VCPUS	4
 #define SLOT_BASE	((unsigned long)SZ_1G)
 #define SLOT_ID		10
@@ -188,42 +190,6 @@ static void *vcpu_thread(void *arg)
 				  exit_reason_str(vcpu->run->exit_reason));
 		}
 	}
-}
-
-static bool all_bytes(const u8 *p, size_t n, u8 v)
-{
-	for (size_t i = 0; i < n; i++)
-		if (p[i] != v)
-			return false;
-	return true;
-}
-
-static void kmemleak_scan(void)
-{
-	char line[256];
-	int leaks = 0;
-	FILE *f;
-
-	for (int i = 0; i < 2; i++) {
-		f = fopen("/sys/kernel/debug/kmemleak", "w");
-		if (!f) {
-			ksft_test_result_skip("kmemleak not available\n");
-			return;
-		}
-		fputs("scan\n", f);
-		fclose(f);
-		sleep(6);
-	}
-	f = fopen("/sys/kernel/debug/kmemleak", "r");
-	while (f && fgets(line, sizeof(line), f)) {
-		if (strstr(line, "unreferenced object"))
-			leaks++;
-		printf("# %s", line);
-	}
-	if (f)
-		fclose(f);
-	ksft_test_result(leaks == 0, "kmemleak: %d unreferenced objects after an explicit scan\n",
-			 leaks);
 }
 
 int main(int argc, char *argv[])

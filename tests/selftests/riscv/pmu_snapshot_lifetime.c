@@ -30,6 +30,8 @@
 #include "test_util.h"
 #include "ucall_common.h"
 
+#include "pmu_snapshot_util.h"
+
 #define SBI_EXT_HSM			0x48534D
 #define SBI_HSM_HART_START		0
 #define SBI_HSM_HART_STATUS		2
@@ -136,12 +138,6 @@ static const char *const names[NR_CHECKS] = {
 };
 
 static vm_paddr_t reset_entry_gpa;
-
-static struct sbiret pmu(int fid, unsigned long a0, unsigned long a1, unsigned long a2,
-			 unsigned long a3)
-{
-	return sbi_ecall(SBI_EXT_PMU, fid, a0, a1, a2, a3, 0, 0);
-}
 
 static unsigned long config_set_timer(void)
 {
@@ -263,14 +259,6 @@ static void run_to_report(struct kvm_vcpu *vcpu, unsigned long fid, u64 *a0, u64
 	run->riscv_sbi.ret[0] = 0;
 }
 
-static bool all_bytes(const u8 *p, size_t n, u8 v)
-{
-	for (size_t i = 0; i < n; i++)
-		if (p[i] != v)
-			return false;
-	return true;
-}
-
 static void reset_lifetime(void)
 {
 	struct kvm_mp_state stopped = { .mp_state = KVM_MP_STATE_STOPPED };
@@ -337,31 +325,6 @@ static void delete_lifetime(void)
 	check(T_DELETE_UNTOUCHED, all_bytes(view, PAGE, DELETED_BYTE), view[8], DELETED_BYTE);
 	munmap(view, PAGE);
 	kvm_vm_free(vm);
-}
-
-static void kmemleak_scan(void)
-{
-	char line[256];
-	int leaks = 0;
-	FILE *f;
-
-	for (int i = 0; i < 2; i++) {
-		f = fopen("/sys/kernel/debug/kmemleak", "w");
-		TEST_ASSERT(f, "open kmemleak");
-		fputs("scan\n", f);
-		fclose(f);
-		sleep(6);
-	}
-	f = fopen("/sys/kernel/debug/kmemleak", "r");
-	while (f && fgets(line, sizeof(line), f)) {
-		if (strstr(line, "unreferenced object"))
-			leaks++;
-		printf("# %s", line);
-	}
-	if (f)
-		fclose(f);
-	ksft_test_result(leaks == 0, "kmemleak: %d unreferenced objects after the teardowns\n",
-			 leaks);
 }
 
 int main(void)
