@@ -59,7 +59,7 @@ VCPUS ?= 2
 fuzz-long:
 	bash scripts/fuzz-long.sh $(SEED) $(CALLS) $(VCPUS)
 
-vmm: kernel kernel-c
+vmm: kernel kernel-c selftests
 	$(PYTHON) tests/vmm/run.py --host rust
 	$(PYTHON) tests/vmm/run.py --host c
 
