@@ -3,7 +3,7 @@
 
 PYTHON ?= python3
 
-.PHONY: all demo setup prepare kernel kernel-c selftests test bench test-debug fuzz-long \
+.PHONY: all demo setup prepare kernel kernel-c selftests test bench bench-profile test-debug fuzz-long \
 	host-test kunit patches check-series vmm \
 	run-test clean help
 
@@ -13,6 +13,7 @@ help:
 	@echo "make              set up, build the patched kernel, boot it and run the demo"
 	@echo "make test         run every test; last line: N passed, N failed"
 	@echo "make bench        Rust vs C snapshot paths, guest ticks per call (icount)"
+	@echo "make bench-profile ROW=snapshot_stop_start_1   instructions per call of one row, by function"
 	@echo "make test-debug   the Rust test suite on the debug kernel (KASAN, UBSAN, lockdep, kmemleak)"
 	@echo "make fuzz-long    lifetimes + 1,000,000 hostile SBI PMU calls on 2 vCPUs, debug kernel"
 	@echo "                  (SEED=, CALLS= per vCPU, VCPUS= change the run)"
@@ -49,6 +50,10 @@ test:
 
 bench:
 	$(PYTHON) scripts/bench.py
+
+ROW ?= snapshot_stop_start_1
+bench-profile: kernel kernel-c selftests
+	$(PYTHON) scripts/profile.py --row $(ROW)
 
 test-debug:
 	$(PYTHON) scripts/test.py debug

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """make bench: the Rust and the C snapshot paths side by side.
 
-Boots each kernel variant twice under QEMU with -icount shift=0 -smp 1 (the
+Boots each kernel variant twice under QEMU with -icount shift=0,sleep=off -smp 1 (the
 guest's time CSR then advances with executed instructions: one tick per 100
 instructions) and runs the pmu_snapshot_bench selftest, which reports guest
 timer ticks per call for each row. Prints the table, the spread between the
@@ -62,7 +62,7 @@ def main():
                 ["bash", "scripts/build-selftests.sh", "rust"]):
         subprocess.run(cmd, cwd=qemu.TOP, check=True)
     print(f"\n######## benchmark: {ITERS} iterations per row, {RUNS} runs per kernel,"
-          " qemu -icount shift=0 -smp 1")
+          " qemu -icount shift=0,sleep=off -smp 1")
     res, mem = {}, {}
     for variant in ("c", "rust"):
         runs = [run_once(variant, n + 1) for n in range(RUNS)]

@@ -32,7 +32,7 @@ REPORTS = [
 TS = re.compile(r"^\[\s*\d+\.\d+\]\s?")
 
 
-def qemu_cmd(image, initrd, smp=2, icount=False, append=""):
+def qemu_cmd(image, initrd, smp=2, icount=False, append="", extra=()):
     cmd = [
         "qemu-system-riscv64", "-M", "virt,aia=aplic-imsic",
         "-cpu", "rv64,h=true,sscofpmf=true,smaia=true,ssaia=true",
@@ -41,8 +41,8 @@ def qemu_cmd(image, initrd, smp=2, icount=False, append=""):
         "-append", "console=ttyS0 panic=-1 " + append,
     ]
     if icount:
-        cmd += ["-icount", "shift=0"]
-    return cmd
+        cmd += ["-icount", "shift=0,sleep=off"]
+    return cmd + list(extra)
 
 
 def pack_initramfs(kdir, plan, programs, out):
@@ -72,7 +72,8 @@ def pack_initramfs(kdir, plan, programs, out):
             raise RuntimeError("gen_init_cpio failed")
 
 
-def boot(variant, plan, programs, log, timeout=600, smp=2, icount=False, echo=False):
+def boot(variant, plan, programs, log, timeout=600, smp=2, icount=False, echo=False,
+         extra=()):
     """Boots the variant's kernel; returns (console lines, seconds, timed_out)."""
     kdir = os.path.join(BUILD, "kernel-" + variant)
     image = os.path.join(kdir, "arch", "riscv", "boot", "Image")
@@ -81,7 +82,7 @@ def boot(variant, plan, programs, log, timeout=600, smp=2, icount=False, echo=Fa
     start = time.time()
     lines, timed_out = [], False
     with open(log, "w") as f:
-        p = subprocess.Popen(qemu_cmd(image, initrd, smp, icount), stdout=subprocess.PIPE,
+        p = subprocess.Popen(qemu_cmd(image, initrd, smp, icount, extra=extra), stdout=subprocess.PIPE,
                              stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         deadline = start + timeout
         os.set_blocking(p.stdout.fileno(), False)
@@ -334,7 +335,7 @@ def main():
     ap.add_argument("--echo", action="store_true", help="print the console as it comes")
     ap.add_argument("--show", action="store_true", help="print what the test programs printed")
     ap.add_argument("--icount", action="store_true",
-                    help="-icount shift=0 -smp 1: counters count instructions exactly")
+                    help="-icount shift=0,sleep=off -smp 1: counters count instructions exactly")
     a = ap.parse_args()
     results = Results()
     tests = []

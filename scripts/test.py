@@ -186,7 +186,7 @@ def main():
             kunit_tool(results)
         for variant in variants:
             tests = selftests_for(variant)
-            # Tests marked @icount get their own boot with -icount shift=0,
+            # Tests marked @icount get their own boot with -icount shift=0,sleep=off,
             # where counters count instructions exactly.
             for icount in (False, True):
                 mine = [t for t in tests if t.get("icount", False) == icount]

@@ -62,7 +62,7 @@ def main():
     ap.add_argument("--guest", default=HOST_IMAGE, help="guest kernel Image")
     ap.add_argument("--console", default=None,
                     help="guest console= (default hvc0 if the guest has HVC_RISCV_SBI, else ttyS0)")
-    ap.add_argument("--icount", action="store_true", help="QEMU -icount shift=0 -smp 1")
+    ap.add_argument("--icount", action="store_true", help="QEMU -icount shift=0,sleep=off -smp 1")
     ap.add_argument("--echo", action="store_true", help="print the console as it comes")
     ap.add_argument("-k", type=int, default=200, help="reads per read-path phase")
     ap.add_argument("--timeout", type=int, default=600)

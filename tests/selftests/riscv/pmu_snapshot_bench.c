@@ -43,6 +43,8 @@ static const char * const row_names[NR_ROWS] = {
 };
 
 static unsigned long iters = DEFAULT_ITERS;
+/* The rows to measure, one bit per enum row; all by default. */
+static unsigned long rows = (1UL << NR_ROWS) - 1;
 
 /* Configures 8 firmware counters; returns the base (they are contiguous). */
 static unsigned long config_fw_counters(void)
@@ -62,19 +64,25 @@ static unsigned long config_fw_counters(void)
 }
 
 #define MEASURE(row, body) do {						\
-	unsigned long __t0 = csr_read(CSR_TIME);			\
+	const unsigned long __row = (row);				\
+	unsigned long __t0;						\
+									\
+	if (!(rows & (1UL << __row)))					\
+		break;							\
+	__t0 = csr_read(CSR_TIME);					\
 	for (unsigned long __i = 0; __i < iters; __i++) {		\
 		body;							\
 	}								\
-	GUEST_SYNC_ARGS(row, csr_read(CSR_TIME) - __t0, iters, 0, 0);	\
+	GUEST_SYNC_ARGS(__row, csr_read(CSR_TIME) - __t0, iters, 0, 0);	\
 } while (0)
 
-static void guest_code(unsigned long n)
+static void guest_code(unsigned long n, unsigned long row_mask)
 {
 	unsigned long base;
 	long err;
 
 	iters = n;
+	rows = row_mask;
 	err = pmu(SBI_EXT_PMU_SNAPSHOT_SET_SHMEM, AREA, 0, 0, 0).error;
 	__GUEST_ASSERT(!err, "set_shmem: %ld", err);
 	base = config_fw_counters();
@@ -164,13 +172,24 @@ int main(int argc, char *argv[])
 	struct ucall uc;
 	bool done = false;
 
+	int nr_rows = NR_ROWS;
+
 	if (argc > 1)
 		iters = strtoul(argv[1], NULL, 0);
+	/* An optional row name measures that row alone (for profiling). */
+	if (argc > 2) {
+		rows = 0;
+		for (int i = 0; i < NR_ROWS; i++)
+			if (!strcmp(argv[2], row_names[i]))
+				rows = 1UL << i;
+		TEST_ASSERT(rows, "unknown row %s", argv[2]);
+		nr_rows = 1;
+	}
 	ksft_print_header();
-	ksft_set_plan(NR_ROWS + 1);
+	ksft_set_plan(nr_rows + (argc > 2 ? 0 : 1));
 	vm = vm_create_with_one_vcpu(&vcpu, guest_code);
 	vm_userspace_mem_region_add(vm, VM_MEM_SRC_ANONYMOUS, AREA, SLOT_AREA, 1, 0);
-	vcpu_args_set(vcpu, 1, iters);
+	vcpu_args_set(vcpu, 2, iters, rows);
 	while (!done) {
 		vcpu_run(vcpu);
 		switch (get_ucall(vcpu, &uc)) {
@@ -190,7 +209,9 @@ int main(int argc, char *argv[])
 		}
 	}
 	kvm_vm_free(vm);
-	printf("BENCH_MEM %ld\n", snapshot_memory_per_vcpu());
-	ksft_test_result_pass("snapshot memory per vCPU measured\n");
+	if (argc <= 2) {
+		printf("BENCH_MEM %ld\n", snapshot_memory_per_vcpu());
+		ksft_test_result_pass("snapshot memory per vCPU measured\n");
+	}
 	ksft_finished();
 }

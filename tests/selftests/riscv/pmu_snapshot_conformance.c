@@ -58,7 +58,8 @@ enum {
 	C_OTHER_SLOTS, C_RESERVED, C_BITMAP_CLEAR, C_INIT_SNAPSHOT, C_RELATIVE,
 	C_START_RESERVED_FLAG, C_STOP_RESERVED_FLAG, C_EXCLUSIVE_FLAGS,
 	C_ALREADY_STOPPED, C_OVERFLOW_BIT, C_RESET_CLEARS_BIT, C_REPLACE,
-	C_OLD_AREA_UNTOUCHED, C_CTR_INFO_BOUND, C_WRAPPING_BASE,
+	C_OLD_AREA_UNTOUCHED, C_CTR_INFO_BOUND, C_WRAPPING_BASE, C_FW_READ,
+	C_FW_READ_HW,
 	C_DISABLED_STOP, H_OUTSIDE_UNTOUCHED, H_MOVE, C_MOVED_STOP,
 	C_MOVED_START, H_MOVED_UNTOUCHED, C_MULTI_OWN, H_MULTI_AREAS,
 	NR_CHECKS
@@ -92,6 +93,8 @@ static const struct check checks[NR_CHECKS] = {
 	[C_OLD_AREA_UNTOUCHED] = { "the replaced area is never written again" },
 	[C_CTR_INFO_BOUND] = { "counter_get_info(64) -> INVALID_PARAM" },
 	[C_WRAPPING_BASE] = { "stop: base + mask wrapping around -> INVALID_PARAM" },
+	[C_FW_READ] = { "counter_fw_read of a firmware counter returns its value" },
+	[C_FW_READ_HW] = { "counter_fw_read of a hardware counter -> INVALID_PARAM" },
 	[C_DISABLED_STOP] = { "after disable, stop TAKE_SNAPSHOT -> NO_SHMEM" },
 	[H_OUTSIDE_UNTOUCHED] = { "memory outside the registered areas unchanged", true },
 	[H_MOVE] = { "host moves the memslot of a registered area", true },
@@ -166,6 +169,7 @@ static long changed(unsigned long gpa, u64 pattern, int from, int to)
 static void guest_code(void)
 {
 	unsigned long f1, f2, cy, rel, t0;
+	struct sbiret ret;
 	long err, idx;
 	bool ok;
 
@@ -273,6 +277,9 @@ static void guest_code(void)
 	err = stop(cy, 1, SBI_PMU_STOP_FLAG_TAKE_SNAPSHOT);
 	csr_clear(CSR_SIP, BIT(IRQ_PMU_OVF));
 	CHECK(C_OVERFLOW_BIT, !err && (words(AREA_A)[0] & 1), words(AREA_A)[0], 1);
+	/* A configured hardware counter is not a firmware counter. */
+	err = pmu(SBI_EXT_PMU_COUNTER_FW_READ, cy, 0, 0, 0).error;
+	CHECK(C_FW_READ_HW, err == SBI_ERR_INVALID_PARAM, err, SBI_ERR_INVALID_PARAM);
 	err = stop(cy, 1, SBI_PMU_STOP_FLAG_RESET | SBI_PMU_STOP_FLAG_TAKE_SNAPSHOT);
 	CHECK(C_RESET_CLEARS_BIT, !(words(AREA_A)[0] & 1), words(AREA_A)[0], 0);
 
@@ -290,6 +297,12 @@ static void guest_code(void)
 	CHECK(C_CTR_INFO_BOUND, err == SBI_ERR_INVALID_PARAM, err, SBI_ERR_INVALID_PARAM);
 	err = stop(-1UL, 1UL << (cy + 1), SBI_PMU_STOP_FLAG_TAKE_SNAPSHOT);
 	CHECK(C_WRAPPING_BASE, err == SBI_ERR_INVALID_PARAM, err, SBI_ERR_INVALID_PARAM);
+
+	/* Firmware counter reads: firmware counters only. */
+	start(f1, 1, SBI_PMU_START_FLAG_SET_INIT_VALUE, 555);
+	stop(f1, 1, 0);
+	ret = pmu(SBI_EXT_PMU_COUNTER_FW_READ, f1, 0, 0, 0);
+	CHECK(C_FW_READ, !ret.error && ret.value == 555, ret.value, 555);
 
 	/* Disable, then nothing may be written anywhere. */
 	fill(AREA_B, 0xb);

@@ -2,9 +2,15 @@
 
 //! RISC-V KVM: the SBI PMU snapshot area in Rust.
 //!
-//! Implements `snapshot_set_shmem` (FID 7), the snapshot parts of counter
-//! start (`INIT_SNAPSHOT`) and stop (`TAKE_SNAPSHOT`) and the clearing of the
-//! area on vCPU reset and teardown, for `arch/riscv/kvm/vcpu_pmu.c`.
+//! Implements `snapshot_set_shmem` (FID 7), counter start (FID 3, with
+//! `INIT_SNAPSHOT`) and stop (FID 4, with `TAKE_SNAPSHOT`), counter info
+//! (FID 1), firmware counter reads (FID 5) and the clearing of the area on
+//! vCPU reset and teardown, for `arch/riscv/kvm/vcpu_pmu.c`.
+//!
+//! The SBI entry points are the C functions of `kvm_vcpu_pmu.h`
+//! themselves (`kvm_riscv_vcpu_pmu_ctr_start()` and so on), defined here
+//! when `CONFIG_KVM_RISCV_PMU_SNAPSHOT_RUST` leaves the C bodies out, so a
+//! call costs no forwarding frame.
 //!
 //! Layers, top to bottom: this FFI edge turns the C arguments into safe
 //! types once; [`vcpu`] is the safe shell over the vCPU; [`engine`],
@@ -36,33 +42,59 @@ mod kunit;
 #[path = "pmu_snapshot/tests.rs"]
 mod tests;
 
-use abi::{result_code, SbiError};
 use vcpu::Vcpu;
 
-/// Runs `f` on the vCPU of an SBI call and stores the SBI error code in
-/// `retdata->err_val`; returns 0, what KVM's SBI handlers return when the
-/// call needs nothing from user space.
+/// What a successful SBI call returns in `out_val`, if anything.
+trait OutVal {
+    /// The value for `out_val`; `None` leaves it 0.
+    fn out_val(self) -> Option<usize>;
+}
+
+impl OutVal for () {
+    fn out_val(self) -> Option<usize> {
+        None
+    }
+}
+
+impl OutVal for usize {
+    fn out_val(self) -> Option<usize> {
+        Some(self)
+    }
+}
+
+/// Runs the SBI call `f` on the vCPU and stores its result in `retdata`:
+/// the value in `out_val` on success, the SBI error code in `err_val` on
+/// failure. Returns 0, what KVM's SBI handlers return when the call needs
+/// nothing from user space.
+///
+/// Like the C handlers, this relies on KVM's SBI dispatch handing every
+/// handler a zeroed `retdata`: a success leaves `err_val` alone.
 ///
 /// # Safety
 ///
-/// `vcpu` must be null or point to a vCPU that is handling its own SBI call
-/// on this thread, with the VM's SRCU read lock held; `retdata` must be
-/// null or valid for writes.
-unsafe fn with_vcpu(
+/// `vcpu` must point to a vCPU that is handling its own SBI call on this
+/// thread, with the VM's SRCU read lock held; `retdata` must be valid for
+/// writes and zeroed.
+unsafe fn sbi_call<T: OutVal>(
     vcpu: *mut bindings::kvm_vcpu,
     retdata: *mut bindings::kvm_vcpu_sbi_return,
-    f: impl FnOnce(&mut Vcpu<'_>) -> abi::SbiResult,
+    f: impl FnOnce(&mut Vcpu<'_>) -> abi::SbiResult<T>,
 ) -> c_int {
-    let code = match NonNull::new(vcpu) {
-        // SAFETY: guaranteed by the caller.
-        Some(ptr) => result_code(f(&mut unsafe { Vcpu::from_raw(ptr) })),
-        None => SbiError::InvalidParam.code(),
-    };
-    if !retdata.is_null() {
+    // SAFETY: `vcpu` is a valid vCPU that handles its own SBI call with the
+    // SRCU read lock held (guaranteed by the caller).
+    let mut vcpu = unsafe { Vcpu::from_raw(NonNull::new_unchecked(vcpu)) };
+    match f(&mut vcpu) {
+        Ok(value) => {
+            if let Some(value) = value.out_val() {
+                // SAFETY: `retdata` is valid for writes (guaranteed by the
+                // caller).
+                unsafe { (*retdata).out_val = value };
+            }
+        }
         // CAST: `err_val` is an `unsigned long` that holds the sign-extended
         // SBI error code, as in C.
-        // SAFETY: `retdata` is valid for writes (guaranteed by the caller).
-        unsafe { (*retdata).err_val = code as isize as usize };
+        // SAFETY: as above.
+        Err(e) => unsafe { (*retdata).err_val = e.code() as isize as usize },
     }
     0
 }
@@ -74,9 +106,9 @@ unsafe fn with_vcpu(
 ///
 /// `vcpu` must point to a vCPU that is handling its own SBI call on this
 /// thread, with the VM's SRCU read lock held; `retdata` must be valid for
-/// writes.
+/// writes and zeroed, as KVM's SBI dispatch passes it.
 #[no_mangle]
-pub unsafe extern "C" fn kvm_riscv_pmu_rs_snapshot_set_shmem(
+pub unsafe extern "C" fn kvm_riscv_vcpu_pmu_snapshot_set_shmem(
     vcpu: *mut bindings::kvm_vcpu,
     lo: c_ulong,
     hi: c_ulong,
@@ -85,7 +117,7 @@ pub unsafe extern "C" fn kvm_riscv_pmu_rs_snapshot_set_shmem(
 ) -> c_int {
     // SAFETY: guaranteed by the caller.
     unsafe {
-        with_vcpu(vcpu, retdata, |v| {
+        sbi_call(vcpu, retdata, |v| {
             let mut area = v.snapshot_area();
             let (mut mem, _) = v.parts();
             let r = engine::set_shmem(
@@ -95,7 +127,6 @@ pub unsafe extern "C" fn kvm_riscv_pmu_rs_snapshot_set_shmem(
                 hi as usize,
                 flags as usize,
             );
-            drop(mem);
             v.set_snapshot_area(area);
             r
         })
@@ -107,9 +138,9 @@ pub unsafe extern "C" fn kvm_riscv_pmu_rs_snapshot_set_shmem(
 ///
 /// # Safety
 ///
-/// As for [`kvm_riscv_pmu_rs_snapshot_set_shmem`].
+/// As for [`kvm_riscv_vcpu_pmu_snapshot_set_shmem`].
 #[no_mangle]
-pub unsafe extern "C" fn kvm_riscv_pmu_rs_ctr_start(
+pub unsafe extern "C" fn kvm_riscv_vcpu_pmu_ctr_start(
     vcpu: *mut bindings::kvm_vcpu,
     base: c_ulong,
     mask: c_ulong,
@@ -119,7 +150,7 @@ pub unsafe extern "C" fn kvm_riscv_pmu_rs_ctr_start(
 ) -> c_int {
     // SAFETY: guaranteed by the caller.
     unsafe {
-        with_vcpu(vcpu, retdata, |v| {
+        sbi_call(vcpu, retdata, |v| {
             let area = v.snapshot_area();
             let (mut mem, mut ctrs) = v.parts();
             engine::start(
@@ -140,9 +171,9 @@ pub unsafe extern "C" fn kvm_riscv_pmu_rs_ctr_start(
 ///
 /// # Safety
 ///
-/// As for [`kvm_riscv_pmu_rs_snapshot_set_shmem`].
+/// As for [`kvm_riscv_vcpu_pmu_snapshot_set_shmem`].
 #[no_mangle]
-pub unsafe extern "C" fn kvm_riscv_pmu_rs_ctr_stop(
+pub unsafe extern "C" fn kvm_riscv_vcpu_pmu_ctr_stop(
     vcpu: *mut bindings::kvm_vcpu,
     base: c_ulong,
     mask: c_ulong,
@@ -151,7 +182,7 @@ pub unsafe extern "C" fn kvm_riscv_pmu_rs_ctr_stop(
 ) -> c_int {
     // SAFETY: guaranteed by the caller.
     unsafe {
-        with_vcpu(vcpu, retdata, |v| {
+        sbi_call(vcpu, retdata, |v| {
             let area = v.snapshot_area();
             let (mut mem, mut ctrs) = v.parts();
             engine::stop(
@@ -192,30 +223,42 @@ pub unsafe extern "C" fn kvm_riscv_pmu_rs_snapshot_clear(vcpu: *mut bindings::kv
 ///
 /// # Safety
 ///
-/// As for [`kvm_riscv_pmu_rs_snapshot_set_shmem`].
+/// As for [`kvm_riscv_vcpu_pmu_snapshot_set_shmem`].
 #[no_mangle]
-pub unsafe extern "C" fn kvm_riscv_pmu_rs_ctr_info(
+pub unsafe extern "C" fn kvm_riscv_vcpu_pmu_ctr_info(
     vcpu: *mut bindings::kvm_vcpu,
     index: c_ulong,
     retdata: *mut bindings::kvm_vcpu_sbi_return,
 ) -> c_int {
-    let mut info = 0;
     // SAFETY: guaranteed by the caller.
-    let ret = unsafe {
-        with_vcpu(vcpu, retdata, |v| {
+    unsafe {
+        sbi_call(vcpu, retdata, |v| {
             let (_, ctrs) = v.parts();
-            info = engine::ctr_info(&ctrs, index as usize)?;
-            Ok(())
+            engine::ctr_info(&ctrs, index as usize)
         })
-    };
-    // SAFETY: `retdata` is null or valid for writes (guaranteed by the
-    // caller); `err_val` was just written.
-    if let Some(r) = unsafe { retdata.as_mut() } {
-        if r.err_val == 0 {
-            r.out_val = info;
-        }
     }
-    ret
+}
+
+/// `sbi_pmu_counter_fw_read(counter_idx)`; stores the SBI error code and,
+/// on success, the counter's value in `retdata`, and returns 0.
+///
+/// # Safety
+///
+/// As for [`kvm_riscv_vcpu_pmu_snapshot_set_shmem`].
+#[no_mangle]
+pub unsafe extern "C" fn kvm_riscv_vcpu_pmu_fw_ctr_read(
+    vcpu: *mut bindings::kvm_vcpu,
+    index: c_ulong,
+    retdata: *mut bindings::kvm_vcpu_sbi_return,
+) -> c_int {
+    // SAFETY: guaranteed by the caller.
+    unsafe {
+        sbi_call(vcpu, retdata, |v| {
+            let (_, mut ctrs) = v.parts();
+            // CAST: a counter value is 64 bits wide, like `unsigned long` on RV64.
+            engine::fw_read(&mut ctrs, index as usize).map(|value| value as usize)
+        })
+    }
 }
 
 /// Whether `base` and `mask` name only counters below `num_counters`, with

@@ -5,7 +5,7 @@
 //! code runs in the kernel (over a real vCPU) and in tests (over fakes).
 
 use super::abi::{SbiError, SbiResult};
-use super::area::{self, AREA_SIZE, NUM_SLOTS};
+use super::area::AREA_SIZE;
 use super::request::{index_nospec, Bits, CounterSet, ShmemRequest, StartInit, StopFlags};
 
 /// A guest physical address.
@@ -17,40 +17,38 @@ pub(crate) struct MemFault;
 
 /// The vCPU's snapshot area in guest memory.
 ///
-/// An area is attached once, at registration; each access to it is
-/// bracketed by [`SnapshotMemory::begin`] and [`SnapshotMemory::end`], and
-/// offsets are relative to the area, so nothing outside the 4 KiB area can
-/// be reached through this trait.
+/// An area is attached once, at registration; each access to it is a
+/// [`MappedArea`] that [`SnapshotMemory::begin`] returns and whose drop ends
+/// the access. Offsets are relative to the area, so nothing outside the
+/// 4 KiB area can be reached through these traits.
 pub(crate) trait SnapshotMemory {
+    /// One access to the attached area.
+    type Mapped<'a>: MappedArea
+    where
+        Self: 'a;
+
     /// Returns true when the page holding `gpa` is backed by a memory slot
     /// the guest can write.
     fn is_writable(&mut self, gpa: Gpa) -> bool;
     /// Makes the page at `gpa` the area, or detaches it with `None`.
     fn attach(&mut self, gpa: Option<Gpa>) -> Result<(), MemFault>;
     /// Starts an access to the attached area; fails when its memory is gone.
-    fn begin(&mut self) -> Result<(), MemFault>;
-    /// Reads the little-endian word at byte `offset` (a multiple of 8 below
-    /// 4096) of the area.
-    fn read_word(&mut self, offset: usize) -> u64;
-    /// Writes the little-endian word at byte `offset` (a multiple of 8 below
-    /// 4096) of the area.
-    fn write_word(&mut self, offset: usize, value: u64);
-    /// Zeroes the whole area.
-    fn clear(&mut self);
-    /// Ends the access begun by `begin`; `dirty` if anything was written.
-    fn end(&mut self, dirty: bool);
+    fn begin(&mut self) -> Result<Self::Mapped<'_>, MemFault>;
 }
 
-/// How a start initialises the counters it starts.
-#[derive(Clone, Copy, Debug)]
-pub(crate) enum Init<'a> {
-    /// Keep each counter's value.
-    Keep,
-    /// Every counter starts from this value.
-    Value(u64),
-    /// Counter `base + i` starts from `values[i]`; the slice reaches the
-    /// highest counter of the set.
-    PerSlot(&'a [u64]),
+/// The snapshot area during one access; dropping it ends the access, and
+/// marks the area's page dirty if anything was written.
+pub(crate) trait MappedArea {
+    /// Reads the overflow bitmap word.
+    fn bitmap(&mut self) -> u64;
+    /// Writes the overflow bitmap word.
+    fn set_bitmap(&mut self, value: u64);
+    /// Reads value slot `slot` (below [`NUM_SLOTS`](super::area::NUM_SLOTS)).
+    fn slot(&mut self, slot: usize) -> u64;
+    /// Writes value slot `slot` (below [`NUM_SLOTS`](super::area::NUM_SLOTS)).
+    fn set_slot(&mut self, slot: usize, value: u64);
+    /// Zeroes the whole area.
+    fn clear(&mut self);
 }
 
 /// What a start or stop did, as masks relative to the base of the call.
@@ -62,24 +60,76 @@ pub(crate) struct Outcome {
     pub(crate) already: u64,
     /// Counters that cannot be started or stopped.
     pub(crate) invalid: u64,
-    /// (Stop) counters that had overflowed, before any reset.
-    pub(crate) overflowed: u64,
 }
 
-/// The vCPU's virtual counters. Counters in the mask that are not
-/// configured appear in no mask of the [`Outcome`].
+impl Outcome {
+    /// Adds the counters of `other`, which has no counter in common.
+    fn merge(&mut self, other: &Outcome) {
+        self.done |= other.done;
+        self.already |= other.already;
+        self.invalid |= other.invalid;
+    }
+
+    /// Records what happened to the counter of relative bit `bit`.
+    #[inline(always)]
+    fn note(&mut self, step: Step, bit: u64) {
+        match step {
+            Step::Done => self.done |= bit,
+            Step::Already => self.already |= bit,
+            Step::Invalid => self.invalid |= bit,
+        }
+    }
+}
+
+/// What starting or stopping one counter did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Step {
+    /// Started or stopped.
+    Done,
+    /// Already started (start) or stopped (stop).
+    Already,
+    /// The counter cannot be started or stopped.
+    Invalid,
+}
+
+/// The vCPU's virtual counters.
+///
+/// Counters are numbered absolutely; every `counter` argument is a
+/// configured counter of a validated [`CounterSet`]. A counter is either a
+/// firmware counter, which KVM counts itself and which starts and stops
+/// without sleeping, or a hardware counter backed by a perf event, whose
+/// start and stop may sleep and so never run during an access to the area.
 pub(crate) trait CounterBank {
     /// Number of counters (hardware and firmware), at most 64.
     fn num_counters(&self) -> usize;
     /// The configured counters, as an absolute mask.
     fn in_use(&self) -> u64;
-    /// Starts the counters of `set`.
-    fn start(&mut self, set: &CounterSet, init: Init<'_>) -> Outcome;
-    /// Stops the counters of `set`, releasing them on `reset`. With
-    /// `values` (which reaches the highest counter of the set), stores the
-    /// value of every counter in `done | already` at its slot and reports
-    /// overflows.
-    fn stop(&mut self, set: &CounterSet, reset: bool, values: Option<&mut [u64]>) -> Outcome;
+    /// The counters that overflowed since they were last started, as an
+    /// absolute mask.
+    fn overflowed(&self) -> u64;
+    /// Forgets the overflows of the counters of `mask` (absolute), which
+    /// are about to start again.
+    fn clear_overflowed(&mut self, mask: u64);
+    /// Whether a counter is a hardware counter.
+    fn is_hardware(&self, counter: usize) -> bool;
+    /// The value of a counter (current for a stopped counter).
+    fn value(&self, counter: usize) -> u64;
+    /// Sets the value a counter starts from.
+    fn set_value(&mut self, counter: usize, value: u64);
+    /// Starts a firmware counter from its value; never sleeps.
+    fn start_firmware(&mut self, counter: usize) -> Step;
+    /// Stops a firmware counter, bringing its value up to date; never sleeps.
+    fn stop_firmware(&mut self, counter: usize) -> Step;
+    /// Starts a hardware counter from its value; may sleep.
+    fn start_hardware(&mut self, counter: usize) -> Step;
+    /// Stops a hardware counter, bringing its value up to date; may sleep.
+    fn stop_hardware(&mut self, counter: usize) -> Step;
+    /// Reads a firmware counter: the value of its event, or 0 when it has
+    /// no firmware event configured.
+    fn read_firmware(&mut self, counter: usize) -> u64;
+    /// Releases the configured counters of `mask` (absolute): a stop with
+    /// `RESET`.
+    fn release(&mut self, mask: u64);
     /// Returns the `counter_info` word of counter `index` (below `num_counters()`).
     fn info(&self, index: usize) -> usize;
 }
@@ -93,6 +143,25 @@ pub(crate) fn ctr_info<C: CounterBank>(ctrs: &C, index: usize) -> SbiResult<usiz
         return Err(SbiError::InvalidParam);
     }
     Ok(ctrs.info(index_nospec(index, num)))
+}
+
+/// Handles `counter_fw_read(counter_idx)` (FID 5).
+///
+/// Only a firmware counter can be read this way: a hardware counter, the
+/// `time` counter 1 and an index past the counters are `InvalidParam`, as the
+/// specification says (the C path reads a hardware counter's perf event).
+/// A firmware counter without a configured event reads as 0.
+pub(crate) fn fw_read<C: CounterBank>(ctrs: &mut C, index: usize) -> SbiResult<u64> {
+    let num = ctrs.num_counters();
+    if index >= num || index == 1 {
+        return Err(SbiError::InvalidParam);
+    }
+    // The counter bank masks `index` into its array, which keeps a
+    // mispredicted bound inside it.
+    if ctrs.is_hardware(index) {
+        return Err(SbiError::InvalidParam);
+    }
+    Ok(ctrs.read_firmware(index))
 }
 
 /// Handles `snapshot_set_shmem(lo, hi, flags)`.
@@ -123,12 +192,14 @@ pub(crate) fn set_shmem<M: SnapshotMemory>(
     // The old area is dropped whatever happens next, so that a failed call
     // never leaves the guest with an area it did not ask for.
     *area = None;
-    if mem.attach(Some(gpa)).is_err() || mem.begin().is_err() {
+    if mem.attach(Some(gpa)).is_err() {
+        return Err(SbiError::Failed);
+    }
+    let mapped = mem.begin().map(|mut mapped| mapped.clear());
+    if mapped.is_err() {
         let _ = mem.attach(None);
         return Err(SbiError::Failed);
     }
-    mem.clear();
-    mem.end(true);
     *area = Some(gpa);
     Ok(())
 }
@@ -145,31 +216,52 @@ fn sbi_result(out: &Outcome, already: SbiError) -> SbiResult {
     }
 }
 
-/// Slots in the buffer of a start or stop that reaches at most counter
-/// `base + SMALL - 1`.
-const SMALL: usize = 8;
-
-/// Reads the slots of the configured counters of `set` and starts the set
-/// from them. `N` must reach the highest counter of the set.
-fn start_from_snapshot<const N: usize, M: SnapshotMemory, C: CounterBank>(
-    mem: &mut M,
+/// Sets the values of the configured counters `wanted` (relative to `set`)
+/// from `init` and starts their firmware counters; returns what happened and
+/// the hardware counters, which are left for [`start_hardware`]. Never
+/// sleeps, so `init` may read the mapped area.
+#[inline(always)]
+fn start_firmware<C: CounterBank>(
     ctrs: &mut C,
     set: &CounterSet,
-) -> SbiResult<Outcome> {
-    let wanted = set.relative(ctrs.in_use());
-    let mut values = [0u64; N];
-    mem.begin().map_err(|_| SbiError::Failed)?;
+    wanted: u64,
+    mut init: impl FnMut(usize) -> Option<u64>,
+) -> (Outcome, u64) {
+    let mut out = Outcome::default();
+    let mut hardware = 0;
     for slot in Bits(wanted) {
-        values[slot] = mem.read_word(area::slot_offset(slot));
+        let counter = set.counter(slot);
+        let bit = 1 << slot;
+        if let Some(value) = init(slot) {
+            ctrs.set_value(counter, value);
+        }
+        if ctrs.is_hardware(counter) {
+            hardware |= bit;
+        } else {
+            out.note(ctrs.start_firmware(counter), bit);
+        }
     }
-    mem.end(false);
-    Ok(ctrs.start(set, Init::PerSlot(&values)))
+    (out, hardware)
+}
+
+/// Starts the hardware counters `hardware` (relative to `set`).
+fn start_hardware<C: CounterBank>(
+    ctrs: &mut C,
+    set: &CounterSet,
+    hardware: u64,
+    out: &mut Outcome,
+) {
+    for slot in Bits(hardware) {
+        out.note(ctrs.start_hardware(set.counter(slot)), 1 << slot);
+    }
 }
 
 /// Handles a counter start (FID 3).
 ///
 /// With `INIT_SNAPSHOT` only the slots of the configured counters in the
-/// set are read, all within one access to the mapped area.
+/// set are read, and each firmware counter starts as its slot is read,
+/// within one access to the mapped area; hardware counters start after it
+/// (starting a perf event may sleep, which an access to the area must not).
 pub(crate) fn start<M: SnapshotMemory, C: CounterBank>(
     mem: &mut M,
     ctrs: &mut C,
@@ -181,29 +273,74 @@ pub(crate) fn start<M: SnapshotMemory, C: CounterBank>(
 ) -> SbiResult {
     let init = StartInit::from_flags(flags)?;
     let set = CounterSet::new(base, mask, ctrs.num_counters())?;
-    let out = match init {
-        StartInit::Keep => ctrs.start(&set, Init::Keep),
-        StartInit::Value => ctrs.start(&set, Init::Value(init_value)),
+    if init == StartInit::Snapshot && area.is_none() {
+        return Err(SbiError::NoShmem);
+    }
+    let wanted = set.relative(ctrs.in_use());
+    // The guest starts these counters again: their overflows are over. This
+    // comes before any of them runs, so that no new overflow is lost.
+    ctrs.clear_overflowed(set.absolute(wanted));
+    let (mut out, hardware) = match init {
+        StartInit::Keep => start_firmware(ctrs, &set, wanted, |_| None),
+        StartInit::Value => start_firmware(ctrs, &set, wanted, |_| Some(init_value)),
         StartInit::Snapshot => {
-            if area.is_none() {
-                return Err(SbiError::NoShmem);
-            }
-            // Small sets (the common case) need only a small buffer.
-            if set.fits(SMALL) {
-                start_from_snapshot::<SMALL, _, _>(mem, ctrs, &set)?
-            } else {
-                start_from_snapshot::<NUM_SLOTS, _, _>(mem, ctrs, &set)?
-            }
+            let mut mapped = mem.begin().map_err(|_| SbiError::Failed)?;
+            start_firmware(ctrs, &set, wanted, |slot| Some(mapped.slot(slot)))
         }
     };
+    if hardware != 0 {
+        start_hardware(ctrs, &set, hardware, &mut out);
+    }
     sbi_result(&out, SbiError::AlreadyStarted)
+}
+
+/// Stops the firmware counters among `wanted` (relative to `set`), calling
+/// `save` with the slot and value of each one stopped or already stopped;
+/// returns what happened and the hardware counters, which are left alone.
+/// Never sleeps, so `save` may write the mapped area.
+#[inline(always)]
+fn stop_firmware<C: CounterBank>(
+    ctrs: &mut C,
+    set: &CounterSet,
+    wanted: u64,
+    mut save: impl FnMut(usize, u64),
+) -> (Outcome, u64) {
+    let mut out = Outcome::default();
+    let mut hardware = 0;
+    for slot in Bits(wanted) {
+        let counter = set.counter(slot);
+        let bit = 1 << slot;
+        if ctrs.is_hardware(counter) {
+            hardware |= bit;
+            continue;
+        }
+        let step = ctrs.stop_firmware(counter);
+        if step != Step::Invalid {
+            save(slot, ctrs.value(counter));
+        }
+        out.note(step, bit);
+    }
+    (out, hardware)
+}
+
+/// Stops the hardware counters `hardware` (relative to `set`).
+fn stop_hardware<C: CounterBank>(ctrs: &mut C, set: &CounterSet, hardware: u64) -> Outcome {
+    let mut out = Outcome::default();
+    for slot in Bits(hardware) {
+        out.note(ctrs.stop_hardware(set.counter(slot)), 1 << slot);
+    }
+    out
 }
 
 /// Handles a counter stop (FID 4).
 ///
 /// With `TAKE_SNAPSHOT` the value of every stopped counter (also one that
 /// was already stopped) goes to its slot and its overflow bit to the
-/// bitmap; no other slot, bitmap bit or reserved byte is written.
+/// bitmap; no other slot, bitmap bit or reserved byte is written. Hardware
+/// counters are stopped before the area is mapped (stopping a perf event may
+/// sleep); firmware counters are saved as they stop, in one access to the
+/// area. With `RESET` the counters are released after their values are
+/// saved, and their bitmap bits are cleared.
 pub(crate) fn stop<M: SnapshotMemory, C: CounterBank>(
     mem: &mut M,
     ctrs: &mut C,
@@ -214,47 +351,83 @@ pub(crate) fn stop<M: SnapshotMemory, C: CounterBank>(
 ) -> SbiResult {
     let flags = StopFlags::from_flags(flags)?;
     let set = CounterSet::new(base, mask, ctrs.num_counters())?;
-    if !flags.take_snapshot {
-        let out = ctrs.stop(&set, flags.reset, None);
-        return sbi_result(&out, SbiError::AlreadyStopped);
-    }
-    if area.is_none() {
+    if flags.take_snapshot && area.is_none() {
         return Err(SbiError::NoShmem);
     }
-
-    if set.fits(SMALL) {
-        stop_to_snapshot::<SMALL, _, _>(mem, ctrs, &set, flags.reset)
+    let wanted = set.relative(ctrs.in_use());
+    let mut failed = false;
+    let out = if !flags.take_snapshot || wanted == 0 {
+        stop_all(ctrs, &set, wanted)
     } else {
-        stop_to_snapshot::<NUM_SLOTS, _, _>(mem, ctrs, &set, flags.reset)
+        let (out, f) = stop_to_snapshot(mem, ctrs, &set, wanted, flags.reset);
+        failed = f;
+        out
+    };
+    if flags.reset {
+        ctrs.release(set.absolute(wanted));
     }
+    if failed {
+        return Err(SbiError::Failed);
+    }
+    sbi_result(&out, SbiError::AlreadyStopped)
 }
 
-/// Stops `set` and saves the stopped counters in the area. `N` must reach
-/// the highest counter of the set.
-fn stop_to_snapshot<const N: usize, M: SnapshotMemory, C: CounterBank>(
+/// Stops the firmware and then the hardware counters among `wanted`
+/// (relative to `set`), without saving anything.
+fn stop_all<C: CounterBank>(ctrs: &mut C, set: &CounterSet, wanted: u64) -> Outcome {
+    let (mut out, hardware) = stop_firmware(ctrs, set, wanted, |_, _| {});
+    if hardware != 0 {
+        out.merge(&stop_hardware(ctrs, set, hardware));
+    }
+    out
+}
+
+/// Stops the configured counters `wanted` of `set` and saves them in the
+/// area; returns what happened and whether saving failed (the area's
+/// memory is gone).
+///
+/// Firmware counters are saved as they stop, within one access. Hardware
+/// counters, rare, are stopped after that access (stopping a perf event may
+/// sleep) and saved in a second one.
+fn stop_to_snapshot<M: SnapshotMemory, C: CounterBank>(
     mem: &mut M,
     ctrs: &mut C,
     set: &CounterSet,
+    wanted: u64,
     reset: bool,
-) -> SbiResult {
-    let mut values = [0u64; N];
-    let out = ctrs.stop(set, reset, Some(&mut values));
+) -> (Outcome, bool) {
+    let Ok(mut mapped) = mem.begin() else {
+        let out = stop_all(ctrs, set, wanted);
+        return (out, (out.done | out.already) != 0);
+    };
+    let (mut out, hardware) = stop_firmware(ctrs, set, wanted, |slot, value| {
+        mapped.set_slot(slot, value)
+    });
+    if hardware != 0 {
+        drop(mapped);
+        let hw = stop_hardware(ctrs, set, hardware);
+        out.merge(&hw);
+        mapped = match mem.begin() {
+            Ok(mapped) => mapped,
+            Err(MemFault) => return (out, (out.done | out.already) != 0),
+        };
+        for slot in Bits(hw.done | hw.already) {
+            mapped.set_slot(slot, ctrs.value(set.counter(slot)));
+        }
+    }
     let saved = out.done | out.already;
-    let result = sbi_result(&out, SbiError::AlreadyStopped);
-    if saved == 0 {
-        return result;
+    if saved != 0 {
+        let overflowed = if reset {
+            0
+        } else {
+            set.relative(ctrs.overflowed()) & saved
+        };
+        // Read-modify-write of the bitmap word: only the saved counters'
+        // bits change.
+        let bitmap = mapped.bitmap();
+        mapped.set_bitmap((bitmap & !saved) | overflowed);
     }
-    let overflowed = if reset { 0 } else { out.overflowed & saved };
-
-    mem.begin().map_err(|_| SbiError::Failed)?;
-    // Read-modify-write of the bitmap word: only the saved counters' bits change.
-    let bitmap = (mem.read_word(0) & !saved) | overflowed;
-    mem.write_word(0, bitmap);
-    for slot in Bits(saved) {
-        mem.write_word(area::slot_offset(slot), values[slot]);
-    }
-    mem.end(true);
-    result
+    (out, false)
 }
 
 /// Drops the vCPU's snapshot registration (vCPU reset and teardown). The

@@ -138,14 +138,15 @@ impl CounterSet {
         self.base
     }
 
-    /// Whether every relative counter number is below `n`.
-    pub(crate) const fn fits(&self, n: usize) -> bool {
-        n >= u64::BITS as usize || self.mask >> n == 0
+    /// The absolute number of the counter of relative number `slot`.
+    pub(crate) const fn counter(&self, slot: usize) -> usize {
+        self.base + slot
     }
 
-    /// The relative counter numbers, as a bit mask.
-    pub(crate) const fn mask(&self) -> u64 {
-        self.mask
+    /// The absolute mask of the relative counters `relative`.
+    pub(crate) const fn absolute(&self, relative: u64) -> u64 {
+        // `base < 64` by the invariant, so the shift is in range.
+        relative << self.base
     }
 
     /// The relative mask of the counters among `absolute`, an absolute mask.

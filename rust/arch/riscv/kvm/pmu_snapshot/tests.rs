@@ -7,9 +7,11 @@
 //! guest memory uses as its backing, and returns the line of the first
 //! failed check.
 
+use core::sync::atomic::{AtomicBool, Ordering};
+
 use super::abi::{self, SbiError};
 use super::area::{self, AREA_SIZE};
-use super::engine::{self, CounterBank, Gpa, Init, MemFault, Outcome, SnapshotMemory};
+use super::engine::{self, CounterBank, Gpa, MappedArea, MemFault, SnapshotMemory, Step};
 use super::request::{index_nospec, CounterSet, ShmemRequest, StartInit, StopFlags};
 
 /// Bytes of scratch memory each case needs.
@@ -45,6 +47,10 @@ macro_rules! cases {
     };
 }
 
+/// Set while a `FakeMapped` access is in progress, for `FakeCtrs` to check
+/// that no hardware counter (which may sleep) starts or stops during one.
+static IN_ACCESS: AtomicBool = AtomicBool::new(false);
+
 /// Size of a fake guest page, in bytes.
 const PAGE: usize = 4096;
 /// Guest physical address of the first fake page.
@@ -59,9 +65,9 @@ const LOG_LEN: usize = 80;
 /// The kind of a logged access to the fake area.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Op {
-    /// A word read (`read_word`).
+    /// A word read (the bitmap or a slot).
     Read,
-    /// A word write (`write_word`).
+    /// A word write (the bitmap or a slot).
     Write,
     /// A clear of the whole area (`clear`), logged at offset 0.
     Clear,
@@ -74,7 +80,7 @@ struct FakeMem<'a> {
     pages: &'a mut [u8],
     /// The attached area, if any.
     attached: Option<Gpa>,
-    /// Whether an access (`begin` without its `end`) is in progress.
+    /// Whether an access (a `FakeMapped` from `begin`) is in progress.
     in_access: bool,
     /// The first `LOG_LEN` accesses, with their offsets within the area.
     log: [(Op, usize); LOG_LEN],
@@ -82,7 +88,7 @@ struct FakeMem<'a> {
     logged: usize,
     /// Memory of the attached area has gone (a moved memory slot).
     gone: bool,
-    /// Words written outside an access, or outside the area.
+    /// Accesses outside the area (a slot number past the last slot).
     stray: usize,
 }
 
@@ -156,9 +162,82 @@ impl<'a> FakeMem<'a> {
         }
         Some((gpa - RAM) as usize + offset)
     }
+
+    /// Reads the word at `offset` of the area during an access, logged.
+    fn read_word(&mut self, offset: usize) -> u64 {
+        self.note(Op::Read, offset);
+        match self.at(offset) {
+            Some(at) => {
+                let mut b = [0u8; 8];
+                b.copy_from_slice(&self.pages[at..at + 8]);
+                u64::from_le_bytes(b)
+            }
+            None => {
+                self.stray += 1;
+                0
+            }
+        }
+    }
+
+    /// Writes the word at `offset` of the area during an access, logged.
+    fn write_word(&mut self, offset: usize, value: u64) {
+        self.note(Op::Write, offset);
+        match self.at(offset) {
+            Some(at) => self.pages[at..at + 8].copy_from_slice(&value.to_le_bytes()),
+            None => self.stray += 1,
+        }
+    }
 }
 
-impl SnapshotMemory for FakeMem<'_> {
+/// One access to the fake area; ends when dropped.
+struct FakeMapped<'m, 'a> {
+    /// The fake memory being accessed.
+    mem: &'m mut FakeMem<'a>,
+}
+
+impl MappedArea for FakeMapped<'_, '_> {
+    fn bitmap(&mut self) -> u64 {
+        self.mem.read_word(area::BITMAP_OFFSET)
+    }
+
+    fn set_bitmap(&mut self, value: u64) {
+        self.mem.write_word(area::BITMAP_OFFSET, value);
+    }
+
+    fn slot(&mut self, slot: usize) -> u64 {
+        self.mem.read_word(area::slot_offset(slot))
+    }
+
+    fn set_slot(&mut self, slot: usize, value: u64) {
+        self.mem.write_word(area::slot_offset(slot), value);
+    }
+
+    fn clear(&mut self) {
+        self.mem.note(Op::Clear, 0);
+        match self.mem.at(0) {
+            Some(at) => {
+                for b in &mut self.mem.pages[at..at + AREA_SIZE] {
+                    *b = 0;
+                }
+            }
+            None => self.mem.stray += 1,
+        }
+    }
+}
+
+impl Drop for FakeMapped<'_, '_> {
+    fn drop(&mut self) {
+        self.mem.in_access = false;
+        IN_ACCESS.store(false, Ordering::Relaxed);
+    }
+}
+
+impl<'a> SnapshotMemory for FakeMem<'a> {
+    type Mapped<'m>
+        = FakeMapped<'m, 'a>
+    where
+        Self: 'm;
+
     fn is_writable(&mut self, gpa: Gpa) -> bool {
         (RAM..RO_PAGE).contains(&gpa)
     }
@@ -176,51 +255,13 @@ impl SnapshotMemory for FakeMem<'_> {
         }
     }
 
-    fn begin(&mut self) -> Result<(), MemFault> {
+    fn begin(&mut self) -> Result<FakeMapped<'_, 'a>, MemFault> {
         if self.attached.is_none() || self.gone || self.in_access {
             return Err(MemFault);
         }
         self.in_access = true;
-        Ok(())
-    }
-
-    fn read_word(&mut self, offset: usize) -> u64 {
-        self.note(Op::Read, offset);
-        match self.at(offset) {
-            Some(at) => {
-                let mut b = [0u8; 8];
-                b.copy_from_slice(&self.pages[at..at + 8]);
-                u64::from_le_bytes(b)
-            }
-            None => {
-                self.stray += 1;
-                0
-            }
-        }
-    }
-
-    fn write_word(&mut self, offset: usize, value: u64) {
-        self.note(Op::Write, offset);
-        match self.at(offset) {
-            Some(at) => self.pages[at..at + 8].copy_from_slice(&value.to_le_bytes()),
-            None => self.stray += 1,
-        }
-    }
-
-    fn clear(&mut self) {
-        self.note(Op::Clear, 0);
-        match self.at(0) {
-            Some(at) => {
-                for b in &mut self.pages[at..at + AREA_SIZE] {
-                    *b = 0;
-                }
-            }
-            None => self.stray += 1,
-        }
-    }
-
-    fn end(&mut self, _dirty: bool) {
-        self.in_access = false;
+        IN_ACCESS.store(true, Ordering::Relaxed);
+        Ok(FakeMapped { mem: self })
     }
 }
 
@@ -236,6 +277,12 @@ struct FakeCtrs {
     overflown: u64,
     /// Counters that a start or stop reports as invalid.
     invalid: u64,
+    /// The hardware counters; the others are firmware counters.
+    hardware: u64,
+    /// Hardware counter starts and stops so far.
+    hardware_ops: usize,
+    /// A hardware counter started or stopped during an access to the area.
+    slept_in_access: bool,
     /// The value of each counter.
     value: [u64; 64],
     /// Configured counters that any start has covered.
@@ -253,9 +300,43 @@ impl FakeCtrs {
             running: 0,
             overflown: 0,
             invalid: 0,
+            hardware: 0,
+            hardware_ops: 0,
+            slept_in_access: false,
             value: [0; 64],
             starts: 0,
             stops: 0,
+        }
+    }
+}
+
+impl FakeCtrs {
+    /// Starts counter `i`, firmware or hardware alike.
+    fn start_one(&mut self, i: usize) -> Step {
+        let bit = 1u64 << i;
+        self.starts |= bit;
+        if self.invalid & bit != 0 {
+            Step::Invalid
+        } else if self.running & bit != 0 {
+            Step::Already
+        } else {
+            self.running |= bit;
+            Step::Done
+        }
+    }
+
+    /// Stops counter `i`, firmware or hardware alike; it counted 100.
+    fn stop_one(&mut self, i: usize) -> Step {
+        let bit = 1u64 << i;
+        self.stops |= bit;
+        if self.invalid & bit != 0 {
+            Step::Invalid
+        } else if self.running & bit != 0 {
+            self.value[i] += 100;
+            self.running &= !bit;
+            Step::Done
+        } else {
+            Step::Already
         }
     }
 }
@@ -269,65 +350,61 @@ impl CounterBank for FakeCtrs {
         self.in_use
     }
 
-    fn start(&mut self, set: &CounterSet, init: Init<'_>) -> Outcome {
-        let mut out = Outcome::default();
-        for slot in set.iter() {
-            let i = set.base() + slot;
-            let (bit, rel) = (1u64 << i, 1u64 << slot);
-            if self.in_use & bit == 0 {
-                continue;
-            }
-            self.starts |= bit;
-            self.overflown &= !bit;
-            match init {
-                Init::Keep => {}
-                Init::Value(v) => self.value[i] = v,
-                Init::PerSlot(values) => self.value[i] = values[slot],
-            }
-            if self.invalid & bit != 0 {
-                out.invalid |= rel;
-            } else if self.running & bit != 0 {
-                out.already |= rel;
-            } else {
-                self.running |= bit;
-                out.done |= rel;
-            }
-        }
-        out
+    fn overflowed(&self) -> u64 {
+        self.overflown
     }
 
-    fn stop(&mut self, set: &CounterSet, reset: bool, mut values: Option<&mut [u64]>) -> Outcome {
-        let mut out = Outcome::default();
-        for slot in set.iter() {
-            let i = set.base() + slot;
-            let (bit, rel) = (1u64 << i, 1u64 << slot);
-            if self.in_use & bit == 0 {
-                continue;
-            }
-            self.stops |= bit;
-            if self.invalid & bit != 0 {
-                out.invalid |= rel;
-            } else {
-                if self.running & bit != 0 {
-                    self.value[i] += 100;
-                    self.running &= !bit;
-                    out.done |= rel;
-                } else {
-                    out.already |= rel;
-                }
-                if let Some(v) = values.as_deref_mut() {
-                    v[slot] = self.value[i];
-                }
-            }
-            if self.overflown & bit != 0 {
-                out.overflowed |= rel;
-            }
-            if reset {
-                self.in_use &= !bit;
-                self.overflown &= !bit;
-            }
+    fn clear_overflowed(&mut self, mask: u64) {
+        self.overflown &= !mask;
+    }
+
+    fn is_hardware(&self, counter: usize) -> bool {
+        self.hardware & (1 << counter) != 0
+    }
+
+    fn value(&self, counter: usize) -> u64 {
+        self.value[counter]
+    }
+
+    fn set_value(&mut self, counter: usize, value: u64) {
+        self.value[counter] = value;
+    }
+
+    fn start_firmware(&mut self, counter: usize) -> Step {
+        self.start_one(counter)
+    }
+
+    fn stop_firmware(&mut self, counter: usize) -> Step {
+        self.stop_one(counter)
+    }
+
+    fn start_hardware(&mut self, counter: usize) -> Step {
+        self.hardware_ops += 1;
+        self.slept_in_access |= IN_ACCESS.load(Ordering::Relaxed);
+        self.start_one(counter)
+    }
+
+    fn stop_hardware(&mut self, counter: usize) -> Step {
+        self.hardware_ops += 1;
+        self.slept_in_access |= IN_ACCESS.load(Ordering::Relaxed);
+        self.stop_one(counter)
+    }
+
+    fn read_firmware(&mut self, counter: usize) -> u64 {
+        if self.in_use & (1 << counter) == 0 {
+            return 0;
         }
-        out
+        self.value[counter]
+            + if self.running & (1 << counter) != 0 {
+                1
+            } else {
+                0
+            }
+    }
+
+    fn release(&mut self, mask: u64) {
+        self.in_use &= !mask;
+        self.overflown &= !mask;
     }
 
     fn info(&self, i: usize) -> usize {
@@ -549,11 +626,12 @@ fn stop_writes_only_stopped_slots(scratch: &mut [u8]) -> CaseResult {
     }
     // Bitmap bits of the stopped counters are cleared (no overflow), the rest kept.
     check!(mem.word(A) == SENTINEL & !0b10_0111);
-    // Reads: the bitmap word only. Writes: the bitmap and slots 0, 1, 2, 5.
+    // Reads: the bitmap word only. Writes: slots 0, 1, 2, 5 as the
+    // counters stop, then the bitmap.
     check!(mem.logged_ops(Op::Read).eq([0]));
     check!(mem
         .logged_ops(Op::Write)
-        .eq([0, 8, 16, 24, area::slot_offset(5)]));
+        .eq([8, 16, 24, area::slot_offset(5), 0]));
     check!(mem.stray == 0 && !mem.in_access);
     Ok(())
 }
@@ -692,6 +770,78 @@ fn replaced_area_is_left_alone(scratch: &mut [u8]) -> CaseResult {
     Ok(())
 }
 
+/// Hardware counters start from the snapshot and are saved to it like
+/// firmware counters, but never start or stop during an access to the area.
+fn hardware_counters_outside_access(scratch: &mut [u8]) -> CaseResult {
+    let (mut mem, area) = registered(scratch, A)?;
+    // Counters 2..=5 in use; 3 and 5 are hardware counters.
+    let mut ctrs = FakeCtrs::new(19, 0b11_1100);
+    ctrs.hardware = 0b10_1000;
+    ctrs.overflown = 0b1000;
+    for (slot, v) in [(0, 1000), (1, 2000), (2, 3000), (3, 4000)] {
+        mem.set_slot(A, slot, v);
+    }
+    check!(engine::start(&mut mem, &mut ctrs, area, 2, 0b1111, 2, 0) == Ok(()));
+    check!(ctrs.value[2..6] == [1000, 2000, 3000, 4000]);
+    check!(ctrs.running == 0b11_1100 && ctrs.hardware_ops == 2 && ctrs.overflown == 0);
+    ctrs.overflown = 0b10_0000;
+    mem.set_word(A, 0);
+    check!(engine::stop(&mut mem, &mut ctrs, area, 2, 0b1111, 2) == Ok(()));
+    check!(ctrs.running == 0 && ctrs.hardware_ops == 4);
+    for (slot, v) in [(0, 1100), (1, 2100), (2, 3100), (3, 4100)] {
+        check!(mem.slot(A, slot) == v);
+    }
+    // Counter 5 (slot 3), a hardware counter, overflowed.
+    check!(mem.word(A) == 0b1000);
+    check!(!ctrs.slept_in_access && !mem.in_access && mem.stray == 0);
+    // A stop with RESET saves them too, then releases them all.
+    check!(engine::start(&mut mem, &mut ctrs, area, 2, 0b1111, 0, 0) == Ok(()));
+    check!(engine::stop(&mut mem, &mut ctrs, area, 2, 0b1111, 3) == Ok(()));
+    check!(mem.slot(A, 1) == 2200 && mem.word(A) == 0 && ctrs.in_use == 0);
+    check!(!ctrs.slept_in_access);
+    Ok(())
+}
+
+/// When the area's memory goes away, a stop still stops every counter, and
+/// the snapshot calls fail with `Failed`; hardware counters, too.
+fn area_gone_still_stops(scratch: &mut [u8]) -> CaseResult {
+    let (mut mem, area) = registered(scratch, A)?;
+    let mut ctrs = FakeCtrs::new(19, 0b11);
+    ctrs.hardware = 0b10;
+    check!(engine::start(&mut mem, &mut ctrs, area, 0, 0b11, 0, 0) == Ok(()));
+    mem.gone = true;
+    mem.reset_log();
+    check!(engine::stop(&mut mem, &mut ctrs, area, 0, 0b11, 2) == Err(SbiError::Failed));
+    check!(ctrs.running == 0 && mem.logged == 0 && !ctrs.slept_in_access);
+    // Nothing configured in the set: nothing to save, so no failure.
+    let mut idle = FakeCtrs::new(19, 0);
+    check!(engine::stop(&mut mem, &mut idle, area, 0, 0b11, 2) == Ok(()));
+    Ok(())
+}
+
+/// `counter_fw_read` reads firmware counters only: hardware counters,
+/// counter 1 and indices past the counters are `InvalidParam`; an
+/// unconfigured firmware counter reads as 0.
+fn fw_read_firmware_only(_: &mut [u8]) -> CaseResult {
+    let mut ctrs = FakeCtrs::new(19, 0b1100_0001);
+    ctrs.hardware = 0b0011_1111;
+    ctrs.value[6] = 41;
+    ctrs.value[7] = 70;
+    ctrs.running = 1 << 6;
+    // Firmware counters 6 (running) and 7 (stopped); 8 is not configured.
+    check!(engine::fw_read(&mut ctrs, 6) == Ok(42));
+    check!(engine::fw_read(&mut ctrs, 7) == Ok(70));
+    check!(engine::fw_read(&mut ctrs, 8) == Ok(0));
+    // Hardware counters, configured or not, and `time`.
+    for index in [0, 1, 2, 5] {
+        check!(engine::fw_read(&mut ctrs, index) == Err(SbiError::InvalidParam));
+    }
+    for index in [19, 64, usize::MAX] {
+        check!(engine::fw_read(&mut ctrs, index) == Err(SbiError::InvalidParam));
+    }
+    Ok(())
+}
+
 /// `ctr_info` answers for every counter but 1 (`time`) and rejects indices past the
 /// counters.
 fn ctr_info_bounds(_: &mut [u8]) -> CaseResult {
@@ -723,5 +873,8 @@ cases!(
     start_init_value_and_errors,
     area_gone_is_failure,
     replaced_area_is_left_alone,
+    hardware_counters_outside_access,
+    area_gone_still_stops,
+    fw_read_firmware_only,
     ctr_info_bounds,
 );

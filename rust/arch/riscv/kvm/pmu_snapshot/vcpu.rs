@@ -2,15 +2,20 @@
 
 //! Safe kernel shell: a vCPU's snapshot area, counters and registration,
 //! over the KVM bindings and the helpers in `arch/riscv/kvm/vcpu_pmu.c`.
+//!
+//! The counter work of a start or a stop (the in-use and overflow bitmaps,
+//! firmware events, the started flags) is done here; only the perf-event
+//! calls of hardware counters and the release of a counter go through C.
 
 use core::marker::PhantomData;
 use core::ptr::{addr_of, addr_of_mut, NonNull};
+use core::sync::atomic::{AtomicU64, Ordering};
 
 use kernel::bindings;
 
-use super::area::{AREA_SIZE, NUM_SLOTS, WORD};
-use super::engine::{CounterBank, Gpa, Init, MemFault, Outcome, SnapshotMemory};
-use super::request::CounterSet;
+use super::area::{AREA_SIZE, BITMAP_OFFSET, NUM_SLOTS, VALUES_OFFSET, WORD};
+use super::engine::{CounterBank, Gpa, MappedArea, MemFault, SnapshotMemory, Step};
+use super::request::Bits;
 
 /// `INVALID_GPA`: the value of `kvm_pmu::snapshot_addr` when no area is set.
 const INVALID_GPA: u64 = u64::MAX;
@@ -74,7 +79,6 @@ impl<'a> Vcpu<'a> {
         (
             Memory {
                 ptr: self.ptr,
-                khva: None,
                 _lifetime: PhantomData,
             },
             Counters {
@@ -89,33 +93,20 @@ impl<'a> Vcpu<'a> {
 ///
 /// # Invariants
 ///
-/// As for [`Vcpu`]. When `khva` is `Some`, it is the kernel address of the
-/// mapped 4 KiB area and the cache's read lock is held.
+/// As for [`Vcpu`].
 pub(crate) struct Memory<'a> {
     /// The vCPU whose snapshot area this is.
     ptr: NonNull<bindings::kvm_vcpu>,
-    /// The kernel address of the mapped area while an access (`begin` to `end`) is in
-    /// progress.
-    khva: Option<NonNull<u64>>,
     /// Ties the part to the mutable borrow of the [`Vcpu`] it was split from.
     _lifetime: PhantomData<&'a mut ()>,
 }
 
-impl Memory<'_> {
-    /// The word at byte `offset` of the mapped area, if the area is mapped
-    /// and `offset` is a word inside it.
-    fn word(&self, offset: usize) -> Option<*mut u64> {
-        let khva = self.khva?;
-        if offset % WORD != 0 || offset >= AREA_SIZE {
-            return None;
-        }
-        // SAFETY: `khva` maps `AREA_SIZE` bytes (type invariants) and the
-        // word lies inside them.
-        Some(unsafe { khva.as_ptr().add(offset / WORD) })
-    }
-}
-
 impl SnapshotMemory for Memory<'_> {
+    type Mapped<'m>
+        = Mapped<'m>
+    where
+        Self: 'm;
+
     fn is_writable(&mut self, gpa: Gpa) -> bool {
         // SAFETY: the vCPU is valid and the SRCU read lock is held (type
         // invariants).
@@ -126,7 +117,8 @@ impl SnapshotMemory for Memory<'_> {
         let vcpu = self.ptr.as_ptr();
         match gpa {
             // SAFETY: the vCPU is valid and used by this thread only, in
-            // process context (type invariants); no access is in progress.
+            // process context (type invariants); no access is in progress
+            // (an access borrows `self`).
             Some(gpa) => match unsafe { bindings::kvm_riscv_vcpu_pmu_snapshot_map(vcpu, gpa) } {
                 0 => Ok(()),
                 _ => Err(MemFault),
@@ -139,55 +131,96 @@ impl SnapshotMemory for Memory<'_> {
         }
     }
 
-    fn begin(&mut self) -> Result<(), MemFault> {
-        if self.khva.is_some() {
-            return Ok(());
-        }
+    fn begin(&mut self) -> Result<Mapped<'_>, MemFault> {
         // SAFETY: the vCPU is valid and used by this thread only (type
         // invariants).
         let khva = unsafe { bindings::kvm_riscv_vcpu_pmu_snapshot_begin(self.ptr.as_ptr()) };
         // INVARIANT: a non-null return is the mapped area, with the read
-        // lock held until `end`.
-        self.khva = Some(NonNull::new(khva.cast::<u64>()).ok_or(MemFault)?);
-        Ok(())
+        // lock held until the `Mapped` is dropped.
+        Ok(Mapped {
+            vcpu: self.ptr,
+            words: NonNull::new(khva.cast::<u64>()).ok_or(MemFault)?,
+            dirty: false,
+            _memory: PhantomData,
+        })
+    }
+}
+
+/// The snapshot area during one access.
+///
+/// # Invariants
+///
+/// `words` is the kernel address of the mapped 4 KiB area, and the
+/// gfn-to-pfn cache's read lock is held, until the value is dropped.
+pub(crate) struct Mapped<'m> {
+    /// The vCPU whose area this is.
+    vcpu: NonNull<bindings::kvm_vcpu>,
+    /// The area, as 512 little-endian words.
+    words: NonNull<u64>,
+    /// Whether anything was written.
+    dirty: bool,
+    /// Ties the access to the borrow of the [`Memory`] it came from.
+    _memory: PhantomData<&'m mut ()>,
+}
+
+impl Mapped<'_> {
+    /// The word at index `index`, masked into the area: an index outside
+    /// it cannot reach past the area, also under speculation.
+    fn word(&self, index: usize) -> *mut u64 {
+        // SAFETY: `words` maps `AREA_SIZE` bytes (type invariants) and the
+        // masked index is below `AREA_SIZE / WORD`.
+        unsafe { self.words.as_ptr().add(index & (AREA_SIZE / WORD - 1)) }
     }
 
-    fn read_word(&mut self, offset: usize) -> u64 {
-        match self.word(offset) {
-            // SAFETY: the word is mapped and aligned; the guest may change
-            // it at any time, hence the volatile read.
-            Some(p) => u64::from_le(unsafe { p.read_volatile() }),
-            None => 0,
-        }
+    /// Reads word `index`; the guest may change it at any time, hence the
+    /// volatile access.
+    fn read(&self, index: usize) -> u64 {
+        // SAFETY: the word is mapped and aligned (see `word`).
+        u64::from_le(unsafe { self.word(index).read_volatile() })
     }
 
-    fn write_word(&mut self, offset: usize, value: u64) {
-        if let Some(p) = self.word(offset) {
-            // SAFETY: the word is mapped and aligned; volatile because the
-            // guest shares it.
-            unsafe { p.write_volatile(value.to_le()) };
-        }
+    /// Writes word `index`, which the guest shares.
+    fn write(&mut self, index: usize, value: u64) {
+        self.dirty = true;
+        // SAFETY: the word is mapped and aligned (see `word`).
+        unsafe { self.word(index).write_volatile(value.to_le()) };
+    }
+}
+
+/// The word index of the overflow bitmap.
+const BITMAP_WORD: usize = BITMAP_OFFSET / WORD;
+/// The word index of value slot 0.
+const SLOT0_WORD: usize = VALUES_OFFSET / WORD;
+
+impl MappedArea for Mapped<'_> {
+    fn bitmap(&mut self) -> u64 {
+        self.read(BITMAP_WORD)
+    }
+
+    fn set_bitmap(&mut self, value: u64) {
+        self.write(BITMAP_WORD, value);
+    }
+
+    fn slot(&mut self, slot: usize) -> u64 {
+        self.read(SLOT0_WORD + (slot & (NUM_SLOTS - 1)))
+    }
+
+    fn set_slot(&mut self, slot: usize, value: u64) {
+        self.write(SLOT0_WORD + (slot & (NUM_SLOTS - 1)), value);
     }
 
     fn clear(&mut self) {
-        for offset in (0..AREA_SIZE).step_by(WORD) {
-            self.write_word(offset, 0);
-        }
-    }
-
-    fn end(&mut self, dirty: bool) {
-        if self.khva.take().is_some() {
-            // SAFETY: `begin` succeeded, so the read lock is held (type
-            // invariants); this drops it.
-            unsafe { bindings::kvm_riscv_vcpu_pmu_snapshot_end(self.ptr.as_ptr(), dirty) };
+        for index in 0..AREA_SIZE / WORD {
+            self.write(index, 0);
         }
     }
 }
 
-impl Drop for Memory<'_> {
+impl Drop for Mapped<'_> {
     fn drop(&mut self) {
-        // Never leave the cache's lock held.
-        self.end(false);
+        // SAFETY: the read lock is held (type invariants); this marks the
+        // page dirty if asked and drops the lock.
+        unsafe { bindings::kvm_riscv_vcpu_pmu_snapshot_end(self.vcpu.as_ptr(), self.dirty) };
     }
 }
 
@@ -203,6 +236,28 @@ pub(crate) struct Counters<'a> {
     _lifetime: PhantomData<&'a mut ()>,
 }
 
+/// The `type` bit of a counter's `cinfo` word (its top bit): set for a
+/// firmware counter.
+const CINFO_TYPE_FW: usize = 1 << (usize::BITS - 1);
+/// The event code part of an SBI event index.
+const EVENT_CODE_MASK: usize = bindings::SBI_PMU_EVENT_IDX_CODE_MASK as usize;
+/// The number of firmware events KVM keeps state for (`SBI_PMU_FW_MAX`).
+const NUM_FW_EVENTS: usize = bindings::sbi_pmu_fw_generic_events_t_SBI_PMU_FW_MAX as usize;
+/// `SBI_PMU_EVENT_IDX_INVALID`: the event index of a released counter.
+const EVENT_IDX_INVALID: usize = bindings::SBI_PMU_EVENT_IDX_INVALID as usize;
+/// Masks a firmware event code that is below `NUM_FW_EVENTS` into
+/// `fw_event`, also under speculation.
+const FW_EVENT_INDEX_MASK: usize = NUM_FW_EVENTS.next_power_of_two() - 1;
+
+// Counter numbers are masked with `NUM_SLOTS - 1` and firmware event codes
+// with `FW_EVENT_INDEX_MASK`: both must stay inside their arrays.
+const _: () = assert!(NUM_SLOTS.is_power_of_two());
+const _: () = assert!(NUM_SLOTS <= bindings::RISCV_KVM_MAX_COUNTERS as usize);
+const _: () = assert!(FW_EVENT_INDEX_MASK < bindings::RISCV_KVM_MAX_FW_CTRS as usize);
+// The in-use and overflow bitmaps are one 64-bit word each.
+const _: () = assert!(bindings::RISCV_KVM_MAX_COUNTERS as usize == u64::BITS as usize);
+const _: () = assert!(core::mem::size_of::<core::ffi::c_ulong>() == 8);
+
 impl Counters<'_> {
     /// The address of the vCPU's PMU context (`arch.pmu_context`).
     fn pmu(&self) -> *mut bindings::kvm_pmu {
@@ -210,15 +265,48 @@ impl Counters<'_> {
         // the address of a field.
         unsafe { addr_of_mut!((*self.ptr.as_ptr()).arch.pmu_context) }
     }
-}
 
-/// Converts the result of the C start and stop helpers into an [`Outcome`].
-fn outcome(r: &bindings::kvm_pmu_ctrs_result) -> Outcome {
-    Outcome {
-        done: r.done,
-        already: r.already,
-        invalid: r.invalid,
-        overflowed: r.overflowed,
+    /// The address of counter `counter`. The index is masked into the
+    /// array, so it stays inside `pmc` also under speculation.
+    fn pmc(&self, counter: usize) -> *mut bindings::kvm_pmc {
+        let idx = counter & (NUM_SLOTS - 1);
+        // SAFETY: the PMU context is valid (type invariants) and `idx` is
+        // below the length of `pmc`; this only computes an address.
+        unsafe { addr_of_mut!((*self.pmu()).pmc[idx]) }
+    }
+
+    /// The overflow bitmap, which the perf overflow handler sets bits of
+    /// from interrupt context: every update is atomic.
+    fn overflown(&self) -> &AtomicU64 {
+        // SAFETY: the PMU context is valid for the lifetime of `self` (type
+        // invariants); the bitmap is one aligned 64-bit word that the C side
+        // only changes with atomic bit operations.
+        unsafe { AtomicU64::from_ptr(addr_of_mut!((*self.pmu()).pmc_overflown).cast()) }
+    }
+
+    /// The in-use bitmap, updated atomically like the C side does.
+    fn in_use_word(&self) -> &AtomicU64 {
+        // SAFETY: as in `overflown`.
+        unsafe { AtomicU64::from_ptr(addr_of_mut!((*self.pmu()).pmc_in_use).cast()) }
+    }
+
+    /// The state of the firmware event a firmware counter counts, or `None`
+    /// when the counter's event is not a known firmware event.
+    ///
+    /// # Safety
+    ///
+    /// `pmc` must be a counter of this vCPU.
+    unsafe fn fw_event(&self, pmc: *mut bindings::kvm_pmc) -> Option<*mut bindings::kvm_fw_event> {
+        // SAFETY: `pmc` is a valid counter (guaranteed by the caller) that
+        // only this thread uses (type invariants).
+        let code = unsafe { (*pmc).event_idx } & EVENT_CODE_MASK;
+        if code >= NUM_FW_EVENTS {
+            return None;
+        }
+        let code = code & FW_EVENT_INDEX_MASK;
+        // SAFETY: the PMU context is valid and `code` is below the length of
+        // `fw_event`; this only computes an address.
+        Some(unsafe { addr_of_mut!((*self.pmu()).fw_event[code]) })
     }
 }
 
@@ -228,88 +316,136 @@ impl CounterBank for Counters<'_> {
         // SAFETY: the PMU context is valid and only used by this thread (type
         // invariants).
         let (hw, fw) = unsafe { ((*pmu).num_hw_ctrs, (*pmu).num_fw_ctrs) };
-        // CAST: both counts are small and non-negative once the PMU is
-        // initialised; a bad value only ever shrinks the result.
-        let n = (hw.max(0) as usize).saturating_add(fw.max(0) as usize);
-        n.min(NUM_SLOTS)
+        // CAST: the sum, as `kvm_pmu_num_counters()` computes it, at most 64;
+        // a negative sum (never the case once the PMU is initialised) also
+        // becomes 64, and every counter index is masked into `pmc` anyway.
+        (hw.wrapping_add(fw) as u32 as usize).min(NUM_SLOTS)
     }
 
     fn in_use(&self) -> u64 {
-        // SAFETY: as in `num_counters`.
-        let words = unsafe { addr_of!((*self.pmu()).pmc_in_use).read() };
-        let bits = core::mem::size_of_val(&words[0]) * 8;
-        words
-            .iter()
-            .enumerate()
-            .fold(0u64, |acc, (i, w)| acc | ((*w as u64) << (i * bits)))
+        self.in_use_word().load(Ordering::Relaxed)
     }
 
-    fn start(&mut self, set: &CounterSet, init: Init<'_>) -> Outcome {
-        if matches!(init, Init::PerSlot(v) if !set.fits(v.len())) {
-            // The helper would read past the buffer: refuse the whole set.
-            return Outcome {
-                invalid: set.mask(),
-                ..Outcome::default()
-            };
-        }
-        let single;
-        let (mode, values) = match init {
-            Init::Keep => (bindings::KVM_PMU_INIT_KEEP, core::ptr::null()),
-            Init::Value(v) => {
-                single = v;
-                (bindings::KVM_PMU_INIT_VALUE, &single as *const u64)
+    fn overflowed(&self) -> u64 {
+        self.overflown().load(Ordering::Relaxed)
+    }
+
+    fn clear_overflowed(&mut self, mask: u64) {
+        self.overflown().fetch_and(!mask, Ordering::Relaxed);
+    }
+
+    fn is_hardware(&self, counter: usize) -> bool {
+        // SAFETY: the counter is valid and used by this thread only (type
+        // invariants); every bit pattern of the union is a valid `value`.
+        unsafe { (*self.pmc(counter)).cinfo.value & CINFO_TYPE_FW == 0 }
+    }
+
+    fn value(&self, counter: usize) -> u64 {
+        // SAFETY: as in `is_hardware`.
+        unsafe { (*self.pmc(counter)).counter_val }
+    }
+
+    fn set_value(&mut self, counter: usize, value: u64) {
+        // SAFETY: as in `is_hardware`.
+        unsafe { (*self.pmc(counter)).counter_val = value };
+    }
+
+    fn start_firmware(&mut self, counter: usize) -> Step {
+        let pmc = self.pmc(counter);
+        // SAFETY: `pmc` is a counter of this vCPU, used by this thread only
+        // (type invariants), and so is its firmware event.
+        unsafe {
+            match self.fw_event(pmc) {
+                None => Step::Invalid,
+                Some(fw) if (*fw).started => Step::Already,
+                Some(fw) => {
+                    (*fw).started = true;
+                    (*fw).value = (*pmc).counter_val;
+                    Step::Done
+                }
             }
-            Init::PerSlot(values) => (bindings::KVM_PMU_INIT_SLOTS, values.as_ptr()),
-        };
-        let mut res = bindings::kvm_pmu_ctrs_result::default();
-        // SAFETY: the vCPU is valid and used by this thread only (type
-        // invariants); `set` is validated against the number of counters;
-        // `values` is null or valid for the reads `mode` implies (up to the
-        // highest counter of the set); `res` is valid for writes.
-        unsafe {
-            bindings::kvm_riscv_vcpu_pmu_ctrs_start(
-                self.ptr.as_ptr(),
-                set.base() as _,
-                set.mask(),
-                mode as _,
-                values,
-                &mut res,
-            )
-        };
-        outcome(&res)
+        }
     }
 
-    fn stop(&mut self, set: &CounterSet, reset: bool, values: Option<&mut [u64]>) -> Outcome {
-        if values.as_ref().is_some_and(|v| !set.fits(v.len())) {
-            // The helper would write past the buffer: refuse the whole set.
-            return Outcome {
-                invalid: set.mask(),
-                ..Outcome::default()
-            };
-        }
-        let values = values.map_or(core::ptr::null_mut(), |v| v.as_mut_ptr());
-        let mut res = bindings::kvm_pmu_ctrs_result::default();
-        // SAFETY: as in `start`; `values` is null or valid for writes up to
-        // the highest counter of the set, the only ones the helper writes.
+    fn stop_firmware(&mut self, counter: usize) -> Step {
+        let pmc = self.pmc(counter);
+        // SAFETY: as in `start_firmware`.
         unsafe {
-            bindings::kvm_riscv_vcpu_pmu_ctrs_stop(
-                self.ptr.as_ptr(),
-                set.base() as _,
-                set.mask(),
-                reset,
-                values,
-                &mut res,
-            )
-        };
-        outcome(&res)
+            let Some(fw) = self.fw_event(pmc) else {
+                return Step::Invalid;
+            };
+            let step = if (*fw).started {
+                Step::Done
+            } else {
+                Step::Already
+            };
+            (*fw).started = false;
+            (*pmc).counter_val = (*fw).value;
+            step
+        }
+    }
+
+    fn start_hardware(&mut self, counter: usize) -> Step {
+        let pmc = self.pmc(counter);
+        // SAFETY: as in `start_firmware`; the perf event, when set, is the
+        // counter's own, and the C helper programs it from `counter_val`.
+        unsafe {
+            if (*pmc).perf_event.is_null() {
+                Step::Invalid
+            } else if (*pmc).started {
+                Step::Already
+            } else {
+                bindings::kvm_riscv_vcpu_pmu_hw_start(pmc);
+                (*pmc).started = true;
+                Step::Done
+            }
+        }
+    }
+
+    fn stop_hardware(&mut self, counter: usize) -> Step {
+        let pmc = self.pmc(counter);
+        // SAFETY: as in `start_hardware`; the C helper folds the event's
+        // count into `counter_val`.
+        unsafe {
+            if (*pmc).perf_event.is_null() {
+                Step::Invalid
+            } else if (*pmc).started {
+                bindings::kvm_riscv_vcpu_pmu_hw_stop(pmc);
+                (*pmc).started = false;
+                Step::Done
+            } else {
+                Step::Already
+            }
+        }
+    }
+
+    fn read_firmware(&mut self, counter: usize) -> u64 {
+        let pmc = self.pmc(counter);
+        // SAFETY: as in `start_firmware`.
+        unsafe {
+            // `counter_val` is left alone: a stop brings it up to date.
+            self.fw_event(pmc).map_or(0, |fw| (*fw).value)
+        }
+    }
+
+    fn release(&mut self, mask: u64) {
+        for counter in Bits(mask) {
+            let pmc = self.pmc(counter);
+            // SAFETY: as in `start_firmware`; the C helper releases the
+            // counter's perf event, if any, and clears the pointer.
+            unsafe {
+                if !(*pmc).perf_event.is_null() {
+                    bindings::kvm_riscv_vcpu_pmu_release(pmc);
+                }
+                (*pmc).event_idx = EVENT_IDX_INVALID as _;
+            }
+        }
+        self.in_use_word().fetch_and(!mask, Ordering::Relaxed);
+        self.overflown().fetch_and(!mask, Ordering::Relaxed);
     }
 
     fn info(&self, index: usize) -> usize {
-        let pmu = self.pmu();
-        let index = index.min(NUM_SLOTS - 1);
-        // SAFETY: the PMU context is valid and only used by this thread (type
-        // invariants), `index` is within `pmc` (64 entries), and every bit
-        // pattern of the union is a valid `value` (an `unsigned long`).
-        unsafe { addr_of!((*pmu).pmc[index].cinfo.value).read() }
+        // SAFETY: as in `is_hardware`.
+        unsafe { (*self.pmc(index)).cinfo.value }
     }
 }
