@@ -85,6 +85,8 @@ def main():
         c, r = mean("c", key), mean("rust", key)
         sc, sr = spread("c", key), spread("rust", key)
         worst = max(worst, sc, sr)
+        # Slower means by more than the 0.1% two runs may disagree by (the
+        # null call, which runs no code of either path, is equal).
         if r > c * 1.001:
             slower.append(key)
         print(f"| {label:52} | {c:9.2f} | {r:9.2f} | {r / c:6.3f} | {sc:7.3f}% | {sr:10.3f}% |")
