@@ -16,7 +16,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import qemu  # noqa: E402
 
-ITERS = int(os.environ.get("BENCH_ITERS", "4000"))
+ITERS = int(os.environ.get("BENCH_ITERS", "20000"))
 RUNS = 2
 STATIC_MEM = {}
 ROWS = [
