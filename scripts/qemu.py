@@ -82,8 +82,9 @@ def boot(variant, plan, programs, log, timeout=600, smp=2, icount=False, echo=Fa
     start = time.time()
     lines, timed_out = [], False
     with open(log, "w") as f:
-        p = subprocess.Popen(qemu_cmd(image, initrd, smp, icount, extra=extra), stdout=subprocess.PIPE,
-                             stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        p = subprocess.Popen(qemu_cmd(image, initrd, smp, icount, extra=extra),
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                             stdin=subprocess.DEVNULL)
         deadline = start + timeout
         os.set_blocking(p.stdout.fileno(), False)
         buf = b""
