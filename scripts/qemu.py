@@ -163,12 +163,36 @@ def parse_ktap(lines, results):
         results.add(suite, name, status)
 
 
+# A kernel message that interrupted a line of a test's output: the line's
+# start, then the message (which ends the console line).
+SPLICED = re.compile(r"^(.+?)\[\s*\d+\.\d+\] \S.*$")
+
+
+def unsplice(lines):
+    """Rejoins test output lines that a kernel message cut in two.
+
+    The console interleaves printk output with the tests' writes: "ok 6 x"
+    can arrive as "o[ 6.07] message" and "k 6 x". The start of the cut line
+    goes back in front of the line after the message.
+    """
+    out, carry = [], ""
+    for raw in lines:
+        m = SPLICED.match(raw)
+        if m and not raw.startswith("[") and "@@" not in m.group(1):
+            out.append(raw[len(m.group(1)):])
+            carry += m.group(1)
+            continue
+        out.append(carry + raw)
+        carry = ""
+    return out
+
+
 def parse_runs(lines, results, parsers):
     """Adds the results of every framed test program run."""
     begin = re.compile(r"^@@BEGIN (\S+)")
     end = re.compile(r"^@@END (\S+) (.*)")
     cur, body, seen = None, [], set()
-    for raw in lines:
+    for raw in unsplice(lines):
         line = TS.sub("", raw) if raw.startswith("[") and "@@" not in raw else raw
         m = begin.match(line)
         if m:
@@ -198,8 +222,11 @@ def exit_status(tail):
 def parse_tap(name, body, tail, results):
     """kselftest TAP: one result per 'ok'/'not ok' line, plus the exit code."""
     res_re = re.compile(r"^(ok|not ok) (\d+) (.*?)(?:\s+#\s*(SKIP|XFAIL)\b.*)?$")
-    n = 0
+    n, plan = 0, None
     for line in body:
+        p = re.match(r"^1\.\.(\d+)$", line)
+        if p and plan is None:
+            plan = int(p.group(1))
         m = res_re.match(line)
         if not m:
             continue
@@ -210,6 +237,9 @@ def parse_tap(name, body, tail, results):
             status = "pass" if m.group(1) == "ok" else "fail"
         results.add("selftest:" + name, m.group(3).strip(), status)
     rc = exit_status(tail)
+    if plan is not None and n != plan and rc != 4:
+        # A result line the parser could not read is a result lost.
+        results.add("selftest:" + name, "TAP plan", "fail", f"plan 1..{plan}, {n} results read")
     if rc is None:
         results.add("selftest:" + name, "exit", "fail", tail)
     elif rc == 4 and n == 0:
