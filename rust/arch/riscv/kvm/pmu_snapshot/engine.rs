@@ -278,13 +278,21 @@ pub(crate) fn start<M: SnapshotMemory, C: CounterBank>(
     }
     let wanted = set.relative(ctrs.in_use());
     // The guest starts these counters again: their overflows are over. This
-    // comes before any of them runs, so that no new overflow is lost.
-    ctrs.clear_overflowed(set.absolute(wanted));
+    // comes before any of them runs, so that no new overflow is lost, and
+    // after the area is mapped, so that a failed start changes nothing.
+    let restarted = set.absolute(wanted);
     let (mut out, hardware) = match init {
-        StartInit::Keep => start_firmware(ctrs, &set, wanted, |_| None),
-        StartInit::Value => start_firmware(ctrs, &set, wanted, |_| Some(init_value)),
+        StartInit::Keep => {
+            ctrs.clear_overflowed(restarted);
+            start_firmware(ctrs, &set, wanted, |_| None)
+        }
+        StartInit::Value => {
+            ctrs.clear_overflowed(restarted);
+            start_firmware(ctrs, &set, wanted, |_| Some(init_value))
+        }
         StartInit::Snapshot => {
             let mut mapped = mem.begin().map_err(|_| SbiError::Failed)?;
+            ctrs.clear_overflowed(restarted);
             start_firmware(ctrs, &set, wanted, |slot| Some(mapped.slot(slot)))
         }
     };

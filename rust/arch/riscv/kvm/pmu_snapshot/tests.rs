@@ -745,8 +745,11 @@ fn area_gone_is_failure(scratch: &mut [u8]) -> CaseResult {
     mem.gone = true;
     mem.reset_log();
     check!(engine::stop(&mut mem, &mut ctrs, area, 0, 1, 2) == Err(SbiError::Failed));
+    ctrs.overflown = 1;
     check!(engine::start(&mut mem, &mut ctrs, area, 0, 1, 2, 0) == Err(SbiError::Failed));
     check!(mem.logged == 0 && mem.slot(A, 0) == SENTINEL);
+    // The failed start changed nothing: the counter is stopped, its overflow kept.
+    check!(ctrs.running == 0 && ctrs.overflown == 1);
     Ok(())
 }
 
