@@ -24,6 +24,8 @@ import qemu  # noqa: E402
 PLUGIN_SRC = os.path.join(qemu.TOP, "scripts", "profile", "insn_profile.c")
 PLUGIN = os.path.join(qemu.BUILD, "profile", "insn_profile.so")
 KERNEL_BASE = 0xFFFFFFFF00000000
+# The LLVM the kernels are built with (scripts/lib.sh), installed by set-up.
+LLVM_NM = "/usr/lib/llvm-19/bin/llvm-nm"
 
 
 def build_plugin():
@@ -39,7 +41,7 @@ class Symbols:
     """Text symbols of a vmlinux, for address-to-function lookup."""
 
     def __init__(self, vmlinux):
-        out = subprocess.run(["llvm-nm", "-n", "-C", "--defined-only", vmlinux], check=True,
+        out = subprocess.run([LLVM_NM, "-n", "-C", "--defined-only", vmlinux], check=True,
                              capture_output=True, text=True).stdout
         self.addrs, self.names = [], []
         for line in out.splitlines():

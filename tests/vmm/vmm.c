@@ -182,6 +182,14 @@ static void fdt_cells(struct fdt *f, const char *name, const uint64_t *v, int n)
 	fdt_prop(f, name, b, 8 * n);
 }
 
+/* A "reg" property of one region: base and size, two cells each. */
+static void fdt_reg(struct fdt *f, uint64_t base, uint64_t size)
+{
+	const uint64_t reg[2] = { base, size };
+
+	fdt_cells(f, "reg", reg, 2);
+}
+
 static void fdt_str(struct fdt *f, const char *name, const char *s)
 {
 	fdt_prop(f, name, s, strlen(s) + 1);
@@ -331,18 +339,14 @@ static size_t make_fdt(uint8_t *dst, size_t max, const char *cmdline, uint64_t i
 	snprintf(name, sizeof(name), "memory@%lx", RAM_BASE);
 	fdt_begin(&f, name);
 	fdt_str(&f, "device_type", "memory");
-	cells[0] = RAM_BASE;
-	cells[1] = ram_size;
-	fdt_cells(&f, "reg", cells, 2);
+	fdt_reg(&f, RAM_BASE, ram_size);
 	fdt_end(&f);
 
 	if (uart) {
 		snprintf(name, sizeof(name), "serial@%lx", UART_BASE);
 		fdt_begin(&f, name);
 		fdt_str(&f, "compatible", "ns16550a");
-		cells[0] = UART_BASE;
-		cells[1] = UART_SIZE;
-		fdt_cells(&f, "reg", cells, 2);
+		fdt_reg(&f, UART_BASE, UART_SIZE);
 		fdt_u32(&f, "clock-frequency", 3686400);
 		fdt_end(&f);
 	}

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The snapshot logic of `snapshot_set_shmem`, counter start, counter stop
-//! and counter info, written against two small traits so that the same
-//! code runs in the kernel (over a real vCPU) and in tests (over fakes).
+//! The logic of `snapshot_set_shmem`, counter start, counter stop, counter
+//! info and firmware counter reads, written against three small traits
+//! (guest memory, one access to the mapped area, the counters) so that the
+//! same code runs in the kernel (over a real vCPU) and in tests (over fakes).
 
 use super::abi::{SbiError, SbiResult};
 use super::area::AREA_SIZE;
