@@ -25,8 +25,15 @@ mod tests;
 
 use attribution::Context;
 
-/// `SR_SPP`: `sstatus.SPP`, set when the trap came from supervisor mode.
-const SR_SPP: usize = 1 << 8;
+/// `SR_PP`, the previous-privilege field `user_mode()` reads: `sstatus.SPP`
+/// for a kernel running in S-mode, non-zero when the trap came from
+/// supervisor mode.
+#[cfg(not(CONFIG_RISCV_M_MODE))]
+const SR_PP: usize = 1 << 8;
+/// `SR_PP` for a kernel running in M-mode: `mstatus.MPP`, zero when the
+/// trap came from user mode.
+#[cfg(CONFIG_RISCV_M_MODE)]
+const SR_PP: usize = 3 << 11;
 
 /// The interrupted host context: its IP and whether it was user mode.
 ///
@@ -39,8 +46,8 @@ unsafe fn host(regs: *const bindings::pt_regs) -> (usize, bool) {
     }
     // SAFETY: `regs` is valid (guaranteed by the caller).
     let (epc, status) = unsafe { ((*regs).epc, (*regs).status) };
-    // `user_mode()`: the trap did not come from supervisor mode.
-    (epc, status & SR_SPP == 0)
+    // `user_mode()`: the previous privilege was user mode.
+    (epc, status & SR_PP == 0)
 }
 
 /// The `PERF_GUEST_*` bits of the current sample, from `perf_guest_state()`; 0 when no

@@ -197,14 +197,14 @@ pub unsafe extern "C" fn kvm_riscv_vcpu_pmu_ctr_stop(
     }
 }
 
-/// Drops the vCPU's snapshot registration on reset and teardown. No guest
-/// memory is touched, nothing is freed (the Rust path keeps no kernel copy)
-/// and nothing sleeps: vCPU reset runs with preemption disabled.
+/// Drops the vCPU's snapshot registration and the mapping of its area on
+/// reset and teardown. No guest memory is touched and nothing is freed (the
+/// Rust path keeps no kernel copy); dropping the mapping may sleep.
 ///
 /// # Safety
 ///
 /// `vcpu` must point to a valid vCPU that is not running and whose PMU
-/// context is not used concurrently.
+/// context is not used concurrently, in process context.
 #[no_mangle]
 pub unsafe extern "C" fn kvm_riscv_pmu_rs_snapshot_clear(vcpu: *mut bindings::kvm_vcpu) {
     let Some(ptr) = NonNull::new(vcpu) else {
@@ -214,7 +214,8 @@ pub unsafe extern "C" fn kvm_riscv_pmu_rs_snapshot_clear(vcpu: *mut bindings::kv
     // SRCU read lock is not needed.
     let mut vcpu = unsafe { Vcpu::from_raw(ptr) };
     let mut area = vcpu.snapshot_area();
-    engine::clear(&mut area);
+    let (mut mem, _) = vcpu.parts();
+    engine::clear(&mut mem, &mut area);
     vcpu.set_snapshot_area(area);
 }
 
@@ -259,17 +260,4 @@ pub unsafe extern "C" fn kvm_riscv_vcpu_pmu_fw_ctr_read(
             engine::fw_read(&mut ctrs, index as usize).map(|value| value as usize)
         })
     }
-}
-
-/// Whether `base` and `mask` name only counters below `num_counters`, with
-/// no wrap-around of `base + bit`; used for every SBI PMU call that takes
-/// a counter base and mask, including config matching.
-#[no_mangle]
-pub extern "C" fn kvm_riscv_pmu_rs_counter_mask_valid(
-    base: c_ulong,
-    mask: c_ulong,
-    num_counters: c_ulong,
-) -> bool {
-    let num = (num_counters as usize).min(area::NUM_SLOTS);
-    request::CounterSet::new(base as usize, mask as usize, num).is_ok()
 }

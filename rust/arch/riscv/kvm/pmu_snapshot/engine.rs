@@ -115,12 +115,17 @@ pub(crate) trait CounterBank {
     fn is_hardware(&self, counter: usize) -> bool;
     /// The value of a counter (current for a stopped counter).
     fn value(&self, counter: usize) -> u64;
-    /// Sets the value a counter starts from.
-    fn set_value(&mut self, counter: usize, value: u64);
-    /// Starts a firmware counter from its value; never sleeps.
-    fn start_firmware(&mut self, counter: usize) -> Step;
+    /// Starts a stopped firmware counter from `init`, or from its value
+    /// with `None`; a started one is left alone (`Already`). Never sleeps.
+    fn start_firmware(&mut self, counter: usize, init: Option<u64>) -> Step;
     /// Stops a firmware counter, bringing its value up to date; never sleeps.
     fn stop_firmware(&mut self, counter: usize) -> Step;
+    /// Gets a stopped hardware counter ready to start from `init` (or
+    /// from its value with `None`): `Done` when [`start_hardware`] may
+    /// start it; a started one is left alone (`Already`). Never sleeps.
+    ///
+    /// [`start_hardware`]: CounterBank::start_hardware
+    fn prepare_hardware(&mut self, counter: usize, init: Option<u64>) -> Step;
     /// Starts a hardware counter from its value; may sleep.
     fn start_hardware(&mut self, counter: usize) -> Step;
     /// Stops a hardware counter, bringing its value up to date; may sleep.
@@ -157,8 +162,8 @@ pub(crate) fn fw_read<C: CounterBank>(ctrs: &mut C, index: usize) -> SbiResult<u
     if index >= num || index == 1 {
         return Err(SbiError::InvalidParam);
     }
-    // The counter bank masks `index` into its array, which keeps a
-    // mispredicted bound inside it.
+    // The counter bank clamps `index` with `index_nospec()` before it
+    // indexes its array, which keeps a mispredicted bound inside it.
     if ctrs.is_hardware(index) {
         return Err(SbiError::InvalidParam);
     }
@@ -217,10 +222,12 @@ fn sbi_result(out: &Outcome, already: SbiError) -> SbiResult {
     }
 }
 
-/// Sets the values of the configured counters `wanted` (relative to `set`)
-/// from `init` and starts their firmware counters; returns what happened and
-/// the hardware counters, which are left for [`start_hardware`]. Never
-/// sleeps, so `init` may read the mapped area.
+/// Starts the firmware counters among the configured counters `wanted`
+/// (relative to `set`), each from the value `init` gives for its slot, and
+/// gets the stopped hardware counters ready to start in the same way;
+/// returns what happened and the hardware counters left for
+/// [`start_hardware`]. A counter that is already started keeps its value.
+/// Never sleeps, so `init` may read the mapped area.
 #[inline(always)]
 fn start_firmware<C: CounterBank>(
     ctrs: &mut C,
@@ -233,13 +240,13 @@ fn start_firmware<C: CounterBank>(
     for slot in Bits(wanted) {
         let counter = set.counter(slot);
         let bit = 1 << slot;
-        if let Some(value) = init(slot) {
-            ctrs.set_value(counter, value);
-        }
         if ctrs.is_hardware(counter) {
-            hardware |= bit;
+            match ctrs.prepare_hardware(counter, init(slot)) {
+                Step::Done => hardware |= bit,
+                step => out.note(step, bit),
+            }
         } else {
-            out.note(ctrs.start_firmware(counter), bit);
+            out.note(ctrs.start_firmware(counter, init(slot)), bit);
         }
     }
     (out, hardware)
@@ -391,13 +398,56 @@ fn stop_all<C: CounterBank>(ctrs: &mut C, set: &CounterSet, wanted: u64) -> Outc
     out
 }
 
+/// Stops the hardware counters among `wanted` (relative to `set`), which
+/// may sleep and so must not run during an access to the area; returns
+/// what happened to them and the firmware counters, which are left alone.
+fn stop_hardware_first<C: CounterBank>(
+    ctrs: &mut C,
+    set: &CounterSet,
+    wanted: u64,
+) -> (Outcome, u64) {
+    let mut out = Outcome::default();
+    let mut firmware = 0;
+    for slot in Bits(wanted) {
+        let counter = set.counter(slot);
+        if ctrs.is_hardware(counter) {
+            out.note(ctrs.stop_hardware(counter), 1 << slot);
+        } else {
+            firmware |= 1 << slot;
+        }
+    }
+    (out, firmware)
+}
+
+/// Stops the firmware counters `firmware` (relative to `set`), calling
+/// `save` with the slot and value of each one stopped or already stopped.
+/// Never sleeps, so `save` may write the mapped area.
+#[inline(always)]
+fn stop_firmware_only<C: CounterBank>(
+    ctrs: &mut C,
+    set: &CounterSet,
+    firmware: u64,
+    mut save: impl FnMut(usize, u64),
+) -> Outcome {
+    let mut out = Outcome::default();
+    for slot in Bits(firmware) {
+        let counter = set.counter(slot);
+        let step = ctrs.stop_firmware(counter);
+        if step != Step::Invalid {
+            save(slot, ctrs.value(counter));
+        }
+        out.note(step, 1 << slot);
+    }
+    out
+}
+
 /// Stops the configured counters `wanted` of `set` and saves them in the
 /// area; returns what happened and whether saving failed (the area's
 /// memory is gone).
 ///
-/// Firmware counters are saved as they stop, within one access. Hardware
-/// counters, rare, are stopped after that access (stopping a perf event may
-/// sleep) and saved in a second one.
+/// Hardware counters stop first, outside any access (stopping a perf event
+/// may sleep). Then one access saves them, stops each firmware counter as
+/// its slot is written, and updates the bitmap word.
 fn stop_to_snapshot<M: SnapshotMemory, C: CounterBank>(
     mem: &mut M,
     ctrs: &mut C,
@@ -405,25 +455,17 @@ fn stop_to_snapshot<M: SnapshotMemory, C: CounterBank>(
     wanted: u64,
     reset: bool,
 ) -> (Outcome, bool) {
+    let (mut out, firmware) = stop_hardware_first(ctrs, set, wanted);
     let Ok(mut mapped) = mem.begin() else {
-        let out = stop_all(ctrs, set, wanted);
+        out.merge(&stop_firmware_only(ctrs, set, firmware, |_, _| {}));
         return (out, (out.done | out.already) != 0);
     };
-    let (mut out, hardware) = stop_firmware(ctrs, set, wanted, |slot, value| {
-        mapped.set_slot(slot, value)
-    });
-    if hardware != 0 {
-        drop(mapped);
-        let hw = stop_hardware(ctrs, set, hardware);
-        out.merge(&hw);
-        mapped = match mem.begin() {
-            Ok(mapped) => mapped,
-            Err(MemFault) => return (out, (out.done | out.already) != 0),
-        };
-        for slot in Bits(hw.done | hw.already) {
-            mapped.set_slot(slot, ctrs.value(set.counter(slot)));
-        }
+    for slot in Bits(out.done | out.already) {
+        mapped.set_slot(slot, ctrs.value(set.counter(slot)));
     }
+    out.merge(&stop_firmware_only(ctrs, set, firmware, |slot, value| {
+        mapped.set_slot(slot, value)
+    }));
     let saved = out.done | out.already;
     if saved != 0 {
         let overflowed = if reset {
@@ -439,11 +481,13 @@ fn stop_to_snapshot<M: SnapshotMemory, C: CounterBank>(
     (out, false)
 }
 
-/// Drops the vCPU's snapshot registration (vCPU reset and teardown). The
-/// area is not touched again; the mapping itself is dropped by the C side
-/// at vCPU teardown, where sleeping is allowed.
-pub(crate) fn clear(area: &mut Option<Gpa>) {
+/// Drops the vCPU's snapshot registration and its mapping (vCPU reset and
+/// teardown, which run where sleeping is allowed). The area is not touched
+/// again.
+pub(crate) fn clear<M: SnapshotMemory>(mem: &mut M, area: &mut Option<Gpa>) {
     *area = None;
+    // Detaching cannot fail.
+    let _ = mem.attach(None);
 }
 
 const _: () = assert!(AREA_SIZE == 4096);

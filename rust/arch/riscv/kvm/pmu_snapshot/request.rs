@@ -188,7 +188,11 @@ pub(crate) fn index_nospec(index: usize, size: usize) -> usize {
     // SAFETY: An empty assembly block that only names a register; it has no
     // effect on memory or on the stack.
     unsafe {
-        core::arch::asm!("/* {0} */", inout(reg) index, options(nomem, nostack, preserves_flags))
+        core::arch::asm!(
+            "/* {0} */",
+            inout(reg) index,
+            options(pure, nomem, nostack, preserves_flags)
+        )
     };
     // All ones when `index < size`, else zero (`size <= isize::MAX` here).
     let mask = (!(index | size.wrapping_sub(1).wrapping_sub(index)) as isize >> (usize::BITS - 1))

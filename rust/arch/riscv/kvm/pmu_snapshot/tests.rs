@@ -311,8 +311,9 @@ impl FakeCtrs {
 }
 
 impl FakeCtrs {
-    /// Starts counter `i`, firmware or hardware alike.
-    fn start_one(&mut self, i: usize) -> Step {
+    /// Starts counter `i` from `init` (or its value), firmware or hardware
+    /// alike; a running counter keeps its value.
+    fn start_one(&mut self, i: usize, init: Option<u64>) -> Step {
         let bit = 1u64 << i;
         self.starts |= bit;
         if self.invalid & bit != 0 {
@@ -320,6 +321,9 @@ impl FakeCtrs {
         } else if self.running & bit != 0 {
             Step::Already
         } else {
+            if let Some(value) = init {
+                self.value[i] = value;
+            }
             self.running |= bit;
             Step::Done
         }
@@ -366,22 +370,33 @@ impl CounterBank for FakeCtrs {
         self.value[counter]
     }
 
-    fn set_value(&mut self, counter: usize, value: u64) {
-        self.value[counter] = value;
-    }
-
-    fn start_firmware(&mut self, counter: usize) -> Step {
-        self.start_one(counter)
+    fn start_firmware(&mut self, counter: usize, init: Option<u64>) -> Step {
+        self.start_one(counter, init)
     }
 
     fn stop_firmware(&mut self, counter: usize) -> Step {
         self.stop_one(counter)
     }
 
+    fn prepare_hardware(&mut self, counter: usize, init: Option<u64>) -> Step {
+        let bit = 1u64 << counter;
+        if self.invalid & bit != 0 {
+            Step::Invalid
+        } else if self.running & bit != 0 {
+            self.starts |= bit;
+            Step::Already
+        } else {
+            if let Some(value) = init {
+                self.value[counter] = value;
+            }
+            Step::Done
+        }
+    }
+
     fn start_hardware(&mut self, counter: usize) -> Step {
         self.hardware_ops += 1;
         self.slept_in_access |= IN_ACCESS.load(Ordering::Relaxed);
-        self.start_one(counter)
+        self.start_one(counter, None)
     }
 
     fn stop_hardware(&mut self, counter: usize) -> Step {
@@ -753,6 +768,37 @@ fn area_gone_is_failure(scratch: &mut [u8]) -> CaseResult {
     Ok(())
 }
 
+/// A start with `SET_INIT_VALUE` or `INIT_SNAPSHOT` of counters that are
+/// already started is `AlreadyStarted` and leaves their values alone, for
+/// hardware and firmware counters; the stopped counters of the same call
+/// start from the new value.
+fn start_keeps_started_counters(scratch: &mut [u8]) -> CaseResult {
+    let (mut mem, area) = registered(scratch, A)?;
+    // Counters 0..=3 in use; 0 and 2 are hardware counters.
+    let mut ctrs = FakeCtrs::new(19, 0b1111);
+    ctrs.hardware = 0b0101;
+    check!(engine::start(&mut mem, &mut ctrs, area, 0, 0b0011, 1, 70) == Ok(()));
+    check!(ctrs.value[0] == 70 && ctrs.value[1] == 70);
+    // Counters 0 and 1 run; 2 and 3 start from 900, 0 and 1 keep 70.
+    check!(
+        engine::start(&mut mem, &mut ctrs, area, 0, 0b1111, 1, 900)
+            == Err(SbiError::AlreadyStarted)
+    );
+    check!(ctrs.value[..4] == [70, 70, 900, 900]);
+    check!(ctrs.running == 0b1111);
+    // The same from the snapshot area.
+    check!(engine::stop(&mut mem, &mut ctrs, area, 2, 0b11, 0) == Ok(()));
+    for slot in 0..4 {
+        mem.set_slot(A, slot, 5000 + slot as u64);
+    }
+    check!(
+        engine::start(&mut mem, &mut ctrs, area, 0, 0b1111, 2, 0) == Err(SbiError::AlreadyStarted)
+    );
+    check!(ctrs.value[0] == 70 && ctrs.value[1] == 70);
+    check!(ctrs.value[2] == 5002 && ctrs.value[3] == 5003);
+    Ok(())
+}
+
 /// After a new registration only the new area is written; after a reset, snapshot calls
 /// get `NoShmem` and touch nothing.
 fn replaced_area_is_left_alone(scratch: &mut [u8]) -> CaseResult {
@@ -765,9 +811,9 @@ fn replaced_area_is_left_alone(scratch: &mut [u8]) -> CaseResult {
     check!(mem.slot(B, 0) == 5100 && mem.slot(A, 0) == SENTINEL && mem.word(A) == SENTINEL);
     // Reset drops the registration; later snapshot calls are NO_SHMEM and
     // touch nothing.
-    engine::clear(&mut area);
+    engine::clear(&mut mem, &mut area);
     mem.reset_log();
-    check!(area.is_none());
+    check!(area.is_none() && mem.attached.is_none());
     check!(engine::stop(&mut mem, &mut ctrs, area, 0, 1, 2) == Err(SbiError::NoShmem));
     check!(mem.logged == 0);
     Ok(())
@@ -880,4 +926,5 @@ cases!(
     area_gone_still_stops,
     fw_read_firmware_only,
     ctr_info_bounds,
+    start_keeps_started_counters,
 );

@@ -9,13 +9,13 @@
 
 use core::marker::PhantomData;
 use core::ptr::{addr_of, addr_of_mut, NonNull};
-use core::sync::atomic::{AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 
 use kernel::bindings;
 
 use super::area::{AREA_SIZE, BITMAP_OFFSET, NUM_SLOTS, VALUES_OFFSET, WORD};
 use super::engine::{CounterBank, Gpa, MappedArea, MemFault, SnapshotMemory, Step};
-use super::request::Bits;
+use super::request::{index_nospec, Bits};
 
 /// `INVALID_GPA`: the value of `kvm_pmu::snapshot_addr` when no area is set.
 const INVALID_GPA: u64 = u64::MAX;
@@ -245,15 +245,11 @@ const EVENT_CODE_MASK: usize = bindings::SBI_PMU_EVENT_IDX_CODE_MASK as usize;
 const NUM_FW_EVENTS: usize = bindings::sbi_pmu_fw_generic_events_t_SBI_PMU_FW_MAX as usize;
 /// `SBI_PMU_EVENT_IDX_INVALID`: the event index of a released counter.
 const EVENT_IDX_INVALID: usize = bindings::SBI_PMU_EVENT_IDX_INVALID as usize;
-/// Masks a firmware event code that is below `NUM_FW_EVENTS` into
-/// `fw_event`, also under speculation.
-const FW_EVENT_INDEX_MASK: usize = NUM_FW_EVENTS.next_power_of_two() - 1;
 
-// Counter numbers are masked with `NUM_SLOTS - 1` and firmware event codes
-// with `FW_EVENT_INDEX_MASK`: both must stay inside their arrays.
-const _: () = assert!(NUM_SLOTS.is_power_of_two());
+// Counter numbers are clamped below `NUM_SLOTS` and firmware event codes
+// below `NUM_FW_EVENTS`: both bounds must lie inside their arrays.
 const _: () = assert!(NUM_SLOTS <= bindings::RISCV_KVM_MAX_COUNTERS as usize);
-const _: () = assert!(FW_EVENT_INDEX_MASK < bindings::RISCV_KVM_MAX_FW_CTRS as usize);
+const _: () = assert!(NUM_FW_EVENTS <= bindings::RISCV_KVM_MAX_FW_CTRS as usize);
 // The in-use and overflow bitmaps are one 64-bit word each.
 const _: () = assert!(bindings::RISCV_KVM_MAX_COUNTERS as usize == u64::BITS as usize);
 const _: () = assert!(core::mem::size_of::<core::ffi::c_ulong>() == 8);
@@ -266,10 +262,11 @@ impl Counters<'_> {
         unsafe { addr_of_mut!((*self.ptr.as_ptr()).arch.pmu_context) }
     }
 
-    /// The address of counter `counter`. The index is masked into the
-    /// array, so it stays inside `pmc` also under speculation.
+    /// The address of counter `counter`. The index, a guest value checked
+    /// against the number of counters by the caller, goes through
+    /// [`index_nospec`], so it stays inside `pmc` also under speculation.
     fn pmc(&self, counter: usize) -> *mut bindings::kvm_pmc {
-        let idx = counter & (NUM_SLOTS - 1);
+        let idx = index_nospec(counter, NUM_SLOTS);
         // SAFETY: the PMU context is valid (type invariants) and `idx` is
         // below the length of `pmc`; this only computes an address.
         unsafe { addr_of_mut!((*self.pmu()).pmc[idx]) }
@@ -303,11 +300,37 @@ impl Counters<'_> {
         if code >= NUM_FW_EVENTS {
             return None;
         }
-        let code = code & FW_EVENT_INDEX_MASK;
+        // The guest picks the counter, and so an unconfigured one's code:
+        // keep a mispredicted bound check inside `fw_event`.
+        let code = index_nospec(code, NUM_FW_EVENTS);
         // SAFETY: the PMU context is valid and `code` is below the length of
         // `fw_event`; this only computes an address.
         Some(unsafe { addr_of_mut!((*self.pmu()).fw_event[code]) })
     }
+}
+
+/// The value of a firmware event, which the threads of other vCPUs
+/// increment (IPIs and remote fences received) with atomic operations.
+///
+/// # Safety
+///
+/// `fw` must point to a firmware event of a vCPU that is valid for `'a`.
+unsafe fn fw_value<'a>(fw: *mut bindings::kvm_fw_event) -> &'a AtomicI64 {
+    // SAFETY: `value` is an aligned `atomic64_t` (guaranteed by the caller)
+    // that C only changes with atomic operations.
+    unsafe { AtomicI64::from_ptr(addr_of_mut!((*fw).value.counter)) }
+}
+
+/// Whether a firmware event counts: other vCPUs' threads read it (with
+/// acquire semantics) before they increment the value.
+///
+/// # Safety
+///
+/// As for [`fw_value`].
+unsafe fn fw_started<'a>(fw: *mut bindings::kvm_fw_event) -> &'a AtomicBool {
+    // SAFETY: `started` is a `bool` of a valid event (guaranteed by the
+    // caller) that C reads and writes with single-copy-atomic accesses.
+    unsafe { AtomicBool::from_ptr(addr_of_mut!((*fw).started)) }
 }
 
 impl CounterBank for Counters<'_> {
@@ -345,25 +368,27 @@ impl CounterBank for Counters<'_> {
         unsafe { (*self.pmc(counter)).counter_val }
     }
 
-    fn set_value(&mut self, counter: usize, value: u64) {
-        // SAFETY: as in `is_hardware`.
-        unsafe { (*self.pmc(counter)).counter_val = value };
-    }
-
-    fn start_firmware(&mut self, counter: usize) -> Step {
+    fn start_firmware(&mut self, counter: usize, init: Option<u64>) -> Step {
         let pmc = self.pmc(counter);
         // SAFETY: `pmc` is a counter of this vCPU, used by this thread only
-        // (type invariants), and so is its firmware event.
+        // (type invariants); its firmware event is only changed by this
+        // thread, except for atomic increments of its value.
         unsafe {
-            match self.fw_event(pmc) {
-                None => Step::Invalid,
-                Some(fw) if (*fw).started => Step::Already,
-                Some(fw) => {
-                    (*fw).started = true;
-                    (*fw).value = (*pmc).counter_val;
-                    Step::Done
-                }
+            let Some(fw) = self.fw_event(pmc) else {
+                return Step::Invalid;
+            };
+            let started = fw_started(fw);
+            if started.load(Ordering::Relaxed) {
+                return Step::Already;
             }
+            if let Some(value) = init {
+                (*pmc).counter_val = value;
+            }
+            // CAST: the event counts in the bits of a `u64`.
+            fw_value(fw).store((*pmc).counter_val as i64, Ordering::Relaxed);
+            // Other vCPUs count only once the start value is in place.
+            started.store(true, Ordering::Release);
+            Step::Done
         }
     }
 
@@ -374,14 +399,31 @@ impl CounterBank for Counters<'_> {
             let Some(fw) = self.fw_event(pmc) else {
                 return Step::Invalid;
             };
-            let step = if (*fw).started {
-                Step::Done
-            } else {
+            let started = fw_started(fw);
+            if !started.load(Ordering::Relaxed) {
+                return Step::Already;
+            }
+            started.store(false, Ordering::Relaxed);
+            // CAST: the event counts in the bits of a `u64`.
+            (*pmc).counter_val = fw_value(fw).load(Ordering::Relaxed) as u64;
+            Step::Done
+        }
+    }
+
+    fn prepare_hardware(&mut self, counter: usize, init: Option<u64>) -> Step {
+        let pmc = self.pmc(counter);
+        // SAFETY: as in `start_firmware`.
+        unsafe {
+            if (*pmc).perf_event.is_null() {
+                Step::Invalid
+            } else if (*pmc).started {
                 Step::Already
-            };
-            (*fw).started = false;
-            (*pmc).counter_val = (*fw).value;
-            step
+            } else {
+                if let Some(value) = init {
+                    (*pmc).counter_val = value;
+                }
+                Step::Done
+            }
         }
     }
 
@@ -424,7 +466,9 @@ impl CounterBank for Counters<'_> {
         // SAFETY: as in `start_firmware`.
         unsafe {
             // `counter_val` is left alone: a stop brings it up to date.
-            self.fw_event(pmc).map_or(0, |fw| (*fw).value)
+            // CAST: the event counts in the bits of a `u64`.
+            self.fw_event(pmc)
+                .map_or(0, |fw| fw_value(fw).load(Ordering::Relaxed) as u64)
         }
     }
 
