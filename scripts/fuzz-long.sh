@@ -32,8 +32,9 @@ t = [{"name": "pmu_snapshot_lifetime", "path": os.path.join(sel, "pmu_snapshot_l
 r = qemu.Results()
 start = time.time()
 lines, secs, log = qemu.run(variant, t, r, label=f"fuzz-long-{variant}", timeout=5700)
-for line in lines:
-    if line.startswith(("ok ", "not ok ", "# seed", "# Totals")):
+# The results, the run's parameters and how often each path was reached.
+for line in qemu.unsplice(lines):
+    if line.startswith(("ok ", "not ok ", "# seed", "# path", "# Totals")):
         print("    " + line)
 for suite, name, status, note in r.items:
     if status != "pass":
