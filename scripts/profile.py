@@ -10,6 +10,10 @@ kernel's vmlinux symbols) and printed per iteration, for the C and the
 Rust kernel side by side.
 
     scripts/profile.py [--row snapshot_stop_start_1] [--iters 300] [--top 30]
+
+--row takes any row of `make bench` (scripts/bench.py ROWS), the hardware
+rows (hw_*) included; BENCH_PROG names the pmu_snapshot_bench binary as for
+scripts/bench.py.
 """
 import argparse
 import bisect
@@ -20,6 +24,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import qemu  # noqa: E402
+from bench import PROG, ROWS  # noqa: E402
 
 PLUGIN_SRC = os.path.join(qemu.TOP, "scripts", "profile", "insn_profile.c")
 PLUGIN = os.path.join(qemu.BUILD, "profile", "insn_profile.so")
@@ -66,9 +71,8 @@ def profile_run(variant, row, iters):
     out = os.path.join(qemu.BUILD, "profile", f"{variant}-{row}-{iters}.blocks")
     log = os.path.join(qemu.BUILD, "logs", f"profile-{variant}-{row}-{iters}.console.log")
     os.makedirs(os.path.dirname(log), exist_ok=True)
-    prog = os.path.join(qemu.BUILD, "selftests", "riscv", "pmu_snapshot_bench")
     plan = [f"bench 900 /bin/pmu_snapshot_bench {iters} {row}"]
-    lines, _, timed_out = qemu.boot(variant, plan, {"/bin/pmu_snapshot_bench": prog}, log,
+    lines, _, timed_out = qemu.boot(variant, plan, {"/bin/pmu_snapshot_bench": PROG}, log,
                                     timeout=1800, smp=1, icount=True,
                                     extra=["-plugin", f"{PLUGIN},out={out}"])
     if timed_out or not any(line.startswith(f"BENCH {row} ") for line in lines):
@@ -95,7 +99,7 @@ def per_function(variant, row, iters):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--row", default="snapshot_stop_start_1")
+    ap.add_argument("--row", default="snapshot_stop_start_1", choices=[k for k, _ in ROWS])
     ap.add_argument("--iters", type=int, default=1000)
     ap.add_argument("--top", type=int, default=40)
     ap.add_argument("--variant", choices=("c", "rust", "both"), default="both")
