@@ -6,6 +6,7 @@ Used by scripts/test.py and the demo; run it alone with
     scripts/qemu.py --variant rust --test sbi_pmu_test
 """
 import argparse
+import json
 import os
 import re
 import subprocess
@@ -127,40 +128,42 @@ class Results:
         return sum(1 for i in self.items if i[2] == status)
 
 
-def parse_ktap(lines, results):
-    """Adds one result per KUnit leaf test (parameters count as leaves)."""
-    res_re = re.compile(r"^(\s*)(ok|not ok) (\d+) (.*?)(?:\s+#\s*(SKIP.*))?$")
-    suite_re = re.compile(r"^(\s*)# Subtest: (\S+)")
-    entries = []
-    in_kunit = False
-    names = {}
-    for raw in lines:
-        line = TS.sub("", raw)
-        if line.startswith("KTAP version") and not in_kunit:
-            in_kunit = True
-            continue
-        if not in_kunit:
-            continue
-        if line.startswith("@@INIT"):
-            break
-        m = suite_re.match(line)
-        if m:
-            names[len(m.group(1))] = m.group(2)
-            continue
-        m = res_re.match(line)
-        if m:
-            indent = len(m.group(1))
-            parents = [names[i] for i in sorted(names) if i <= indent]
-            entries.append((indent, m.group(2), m.group(4), m.group(5), "/".join(parents)))
-    prev_indent = -1
-    for indent, ok, name, skip, parents in entries:
-        leaf = prev_indent <= indent
-        prev_indent = indent
-        if not leaf or indent == 0:
-            continue
-        suite = "kunit:" + parents
-        status = "skip" if skip else ("pass" if ok == "ok" else "fail")
-        results.add(suite, name, status)
+def parse_ktap(lines, results, log):
+    """Adds one result per KUnit leaf test (parameters count as leaves), as
+    the kernel's own KTAP parser reads them: `kunit.py parse --json` over
+    the console up to the start of the test programs."""
+    ktap = log + ".ktap"
+    with open(ktap, "w") as f:
+        for line in lines:
+            if line.startswith("@@INIT"):
+                break
+            f.write(line + "\n")
+    out = log + ".kunit.json"
+    tool = os.path.join(BUILD, "linux", "tools", "testing", "kunit", "kunit.py")
+    r = subprocess.run([sys.executable, tool, "parse", "--json=" + out, ktap],
+                       capture_output=True, text=True)
+    if not os.path.exists(out):
+        results.add("kunit", "kunit.py parse", "fail", f"exit {r.returncode}, no JSON")
+        return
+    with open(out) as f:
+        top = json.load(f)
+    n = 0
+
+    def walk(group, path):
+        nonlocal n
+        for case in group.get("test_cases", []):
+            n += 1
+            status = {"PASS": "pass", "SKIP": "skip"}.get(case["status"], "fail")
+            results.add("kunit:" + "/".join(path), case["name"], status,
+                        "" if status == "pass" else case["status"])
+        for sub in group.get("sub_groups", []):
+            walk(sub, path + [sub["name"]])
+
+    walk(top, [])
+    if n == 0:
+        results.add("kunit", "kunit.py parse", "fail", "no KUnit results on the console")
+    elif r.returncode != 0 and not any(i[2] == "fail" for i in results.items):
+        results.add("kunit", "kunit.py parse", "fail", f"exit {r.returncode}")
 
 
 # A kernel message that interrupted a line of a test's output: the line's
@@ -337,7 +340,7 @@ def run(variant, tests, results, label=None, timeout=900, smp=2, echo=False, ico
     mine = Results()
     if not icount:
         # An icount boot runs the same KUnit suites again; count them once.
-        parse_ktap(lines, mine)
+        parse_ktap(lines, mine, log)
     seen = parse_runs(lines, mine, parsers)
     for t in tests:
         if t["name"] not in seen:

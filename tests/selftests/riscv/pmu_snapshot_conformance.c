@@ -46,6 +46,9 @@
 #define AREA_PAGES	4
 #define WORDS		512
 #define SENTINEL	0x5e471e155e471e15UL
+/* An initial value no counter reaches in a test run. */
+#define HUGE_VALUE	BIT(62)
+#define SMALL_VALUE	1000UL
 
 struct check {
 	const char *name;
@@ -59,7 +62,7 @@ enum {
 	C_START_RESERVED_FLAG, C_STOP_RESERVED_FLAG, C_EXCLUSIVE_FLAGS,
 	C_ALREADY_STOPPED, C_OVERFLOW_BIT, C_RESET_CLEARS_BIT, C_REPLACE,
 	C_OLD_AREA_UNTOUCHED, C_CTR_INFO_BOUND, C_WRAPPING_BASE, C_FW_READ,
-	C_FW_READ_HW,
+	C_FW_READ_HW, C_HW_STARTED_SET_INIT, C_HW_STARTED_INIT_SNAPSHOT,
 	C_DISABLED_STOP, H_OUTSIDE_UNTOUCHED, H_MOVE, C_MOVED_STOP,
 	C_MOVED_START, H_MOVED_UNTOUCHED, C_MULTI_OWN, H_MULTI_AREAS,
 	NR_CHECKS
@@ -95,6 +98,10 @@ static const struct check checks[NR_CHECKS] = {
 	[C_WRAPPING_BASE] = { "stop: base + mask wrapping around -> INVALID_PARAM" },
 	[C_FW_READ] = { "counter_fw_read of a firmware counter returns its value" },
 	[C_FW_READ_HW] = { "counter_fw_read of a hardware counter -> INVALID_PARAM" },
+	[C_HW_STARTED_SET_INIT] = {
+		"started hardware counter: start SET_INIT_VALUE -> ALREADY_STARTED, value kept" },
+	[C_HW_STARTED_INIT_SNAPSHOT] = {
+		"started hardware counter: start INIT_SNAPSHOT -> ALREADY_STARTED, value kept" },
 	[C_DISABLED_STOP] = { "after disable, stop TAKE_SNAPSHOT -> NO_SHMEM" },
 	[H_OUTSIDE_UNTOUCHED] = { "memory outside the registered areas unchanged", true },
 	[H_MOVE] = { "host moves the memslot of a registered area", true },
@@ -168,7 +175,7 @@ static long changed(unsigned long gpa, u64 pattern, int from, int to)
 
 static void guest_code(void)
 {
-	unsigned long f1, f2, cy, rel, t0;
+	unsigned long f1, f2, cy, in, rel, t0;
 	struct sbiret ret;
 	long err, idx;
 	bool ok;
@@ -303,6 +310,32 @@ static void guest_code(void)
 	stop(f1, 1, 0);
 	ret = pmu(SBI_EXT_PMU_COUNTER_FW_READ, f1, 0, 0, 0);
 	CHECK(C_FW_READ, !ret.error && ret.value == 555, ret.value, 555);
+
+	/*
+	 * A second start of a running hardware counter is ALREADY_STARTED and
+	 * changes nothing: neither its value nor its perf event. It runs from
+	 * SMALL_VALUE; a start asking for HUGE_VALUE must not become its value.
+	 */
+	in = config(HW_EVENT(SBI_PMU_HW_INSTRUCTIONS));
+	err = start(in, 1, SBI_PMU_START_FLAG_SET_INIT_VALUE, SMALL_VALUE);
+	__GUEST_ASSERT(!err, "start(instructions) = %ld", err);
+	err = start(in, 1, SBI_PMU_START_FLAG_SET_INIT_VALUE, HUGE_VALUE);
+	__GUEST_ASSERT(!stop(in, 1, SBI_PMU_STOP_FLAG_TAKE_SNAPSHOT), "stop(instructions)");
+	/* got: the start's error if it is wrong, else the saved value. */
+	CHECK(C_HW_STARTED_SET_INIT, err == SBI_ERR_ALREADY_STARTED &&
+	      words(AREA_B)[1] >= SMALL_VALUE && words(AREA_B)[1] < HUGE_VALUE / 2,
+	      err != SBI_ERR_ALREADY_STARTED ? (unsigned long)err : words(AREA_B)[1],
+	      SMALL_VALUE);
+	err = start(in, 1, SBI_PMU_START_FLAG_SET_INIT_VALUE, SMALL_VALUE);
+	__GUEST_ASSERT(!err, "start(instructions) = %ld", err);
+	words(AREA_B)[1] = HUGE_VALUE;
+	err = start(in, 1, SBI_PMU_START_FLAG_INIT_SNAPSHOT, 0);
+	__GUEST_ASSERT(!stop(in, 1, SBI_PMU_STOP_FLAG_TAKE_SNAPSHOT), "stop(instructions)");
+	CHECK(C_HW_STARTED_INIT_SNAPSHOT, err == SBI_ERR_ALREADY_STARTED &&
+	      words(AREA_B)[1] >= SMALL_VALUE && words(AREA_B)[1] < HUGE_VALUE / 2,
+	      err != SBI_ERR_ALREADY_STARTED ? (unsigned long)err : words(AREA_B)[1],
+	      SMALL_VALUE);
+	stop(in, 1, SBI_PMU_STOP_FLAG_RESET);
 
 	/* Disable, then nothing may be written anywhere. */
 	fill(AREA_B, 0xb);
