@@ -4,7 +4,7 @@
 PYTHON ?= python3
 
 .PHONY: all demo setup prepare kernel kernel-c selftests test bench bench-profile test-debug fuzz-long \
-	host-test kunit patches check-series vmm \
+	host-test kunit patches check-series vmm glue-status glue-save glue-reset \
 	run-test clean help
 
 all: demo
@@ -25,6 +25,10 @@ help:
 	@echo "make vmm          the project's VMM boots the kernel as a KVM guest (Rust and C hosts)"
 	@echo "make patches      the project as a git format-patch series in build/patches/"
 	@echo "make check-series git am the series onto a fresh tree, checkpatch and build after every patch"
+	@echo "make glue-status  edits in build/linux that are in no patch yet"
+	@echo "make glue-save P=N [FILES=...]   fold those edits into glue patch N, copy edited"
+	@echo "                  project files back (FILES: kernel files no patch touched yet)"
+	@echo "make glue-reset   drop the edits: the next prepare rewrites build/linux"
 	@echo "make clean        remove build/"
 
 setup:
@@ -85,6 +89,16 @@ run-test: prepare
 	bash scripts/build-kernel.sh $(VARIANT)
 	bash scripts/build-selftests.sh $(VARIANT)
 	$(PYTHON) scripts/qemu.py --variant $(VARIANT) --test $(T) --show
+
+glue-status:
+	$(PYTHON) scripts/glue.py status
+
+glue-save:
+	@test -n "$(P)" || { echo "usage: make glue-save P=<patch number> [FILES=...]"; exit 2; }
+	$(PYTHON) scripts/glue.py save $(P) $(FILES)
+
+glue-reset:
+	$(PYTHON) scripts/glue.py reset
 
 clean:
 	rm -rf build tests/host/target

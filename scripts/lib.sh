@@ -14,3 +14,10 @@ export LIBCLANG_PATH=/usr/lib/llvm-19/lib
 step() { printf '\n==> %s\n' "$*"; }
 info() { printf '    %s\n' "$*"; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+# The hash of glue/series and the patches it names: prepare re-applies the
+# series when it changes.
+series_hash() {
+	cat "$TOP/glue/series" $(sed -e 's/#.*//' -e '/^\s*$/d' -e "s|^|$TOP/glue/|" "$TOP/glue/series") |
+		sha256sum | cut -d' ' -f1
+}

@@ -35,7 +35,10 @@ got=$(kernel_version "$SRC")
 info "Linux $got in $SRC"
 
 step "kernel: glue patch series"
-series_hash=$(cat "$TOP/glue/series" $(sed -e 's/#.*//' -e '/^\s*$/d' -e "s|^|$TOP/glue/|" "$TOP/glue/series") | sha256sum | cut -d' ' -f1)
+# Edits made in build/linux since the last prepare would be overwritten:
+# refuse until they are saved (make glue-save) or dropped (make glue-reset).
+python3 "$TOP/scripts/glue.py" check || die "unsaved edits in build/linux"
+series_hash=$(series_hash)
 if [ -f "$APPLIED/hash" ] && [ "$(cat "$APPLIED/hash")" = "$series_hash" ]; then
 	info "series unchanged, already applied"
 else
@@ -98,3 +101,4 @@ while read -r from to; do
 	n=$((n + 1))
 done < "$TOP/scripts/graft.map"
 info "$n graft rules applied"
+python3 "$TOP/scripts/glue.py" record

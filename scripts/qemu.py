@@ -132,12 +132,16 @@ def parse_ktap(lines, results, log):
     """Adds one result per KUnit leaf test (parameters count as leaves), as
     the kernel's own KTAP parser reads them: `kunit.py parse --json` over
     the console up to the start of the test programs."""
+    boot_lines = []
+    for line in lines:
+        if line.startswith("@@INIT"):
+            break
+        boot_lines.append(line)
+    if not any("KTAP version" in line for line in boot_lines):
+        return  # a kernel built without the KUnit suites
     ktap = log + ".ktap"
     with open(ktap, "w") as f:
-        for line in lines:
-            if line.startswith("@@INIT"):
-                break
-            f.write(line + "\n")
+        f.write("".join(line + "\n" for line in boot_lines))
     out = log + ".kunit.json"
     tool = os.path.join(BUILD, "linux", "tools", "testing", "kunit", "kunit.py")
     r = subprocess.run([sys.executable, tool, "parse", "--json=" + out, ktap],

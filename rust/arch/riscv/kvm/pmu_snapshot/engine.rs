@@ -111,15 +111,18 @@ pub(crate) trait CounterBank {
     /// Forgets the overflows of the counters of `mask` (absolute), which
     /// are about to start again.
     fn clear_overflowed(&mut self, mask: u64);
-    /// Whether a counter is a hardware counter.
-    fn is_hardware(&self, counter: usize) -> bool;
+    /// The hardware counters, as an absolute mask; the others are firmware
+    /// counters.
+    fn hardware(&self) -> u64;
     /// The value of a counter (current for a stopped counter).
     fn value(&self, counter: usize) -> u64;
     /// Starts a stopped firmware counter from `init`, or from its value
     /// with `None`; a started one is left alone (`Already`). Never sleeps.
     fn start_firmware(&mut self, counter: usize, init: Option<u64>) -> Step;
-    /// Stops a firmware counter, bringing its value up to date; never sleeps.
-    fn stop_firmware(&mut self, counter: usize) -> Step;
+    /// Stops a firmware counter, bringing its value up to date, and returns
+    /// that value with the step (the value means nothing for `Invalid`);
+    /// never sleeps.
+    fn stop_firmware(&mut self, counter: usize) -> (Step, u64);
     /// Gets a stopped hardware counter ready to start from `init` (or
     /// from its value with `None`): `Done` when [`start_hardware`] may
     /// start it; a started one is left alone (`Already`). Never sleeps.
@@ -128,8 +131,10 @@ pub(crate) trait CounterBank {
     fn prepare_hardware(&mut self, counter: usize, init: Option<u64>) -> Step;
     /// Starts a hardware counter from its value; may sleep.
     fn start_hardware(&mut self, counter: usize) -> Step;
-    /// Stops a hardware counter, bringing its value up to date; may sleep.
-    fn stop_hardware(&mut self, counter: usize) -> Step;
+    /// Stops a hardware counter, bringing its value up to date, and returns
+    /// that value with the step (the value means nothing for `Invalid`);
+    /// may sleep.
+    fn stop_hardware(&mut self, counter: usize) -> (Step, u64);
     /// Reads a firmware counter: the value of its event, or 0 when it has
     /// no firmware event configured.
     fn read_firmware(&mut self, counter: usize) -> u64;
@@ -164,7 +169,7 @@ pub(crate) fn fw_read<C: CounterBank>(ctrs: &mut C, index: usize) -> SbiResult<u
     }
     // The counter bank clamps `index` with `index_nospec()` before it
     // indexes its array, which keeps a mispredicted bound inside it.
-    if ctrs.is_hardware(index) {
+    if (ctrs.hardware() >> index) & 1 != 0 {
         return Err(SbiError::InvalidParam);
     }
     Ok(ctrs.read_firmware(index))
@@ -236,20 +241,21 @@ fn start_firmware<C: CounterBank>(
     mut init: impl FnMut(usize) -> Option<u64>,
 ) -> (Outcome, u64) {
     let mut out = Outcome::default();
-    let mut hardware = 0;
-    for slot in Bits(wanted) {
-        let counter = set.counter(slot);
-        let bit = 1 << slot;
-        if ctrs.is_hardware(counter) {
-            match ctrs.prepare_hardware(counter, init(slot)) {
-                Step::Done => hardware |= bit,
-                step => out.note(step, bit),
-            }
-        } else {
-            out.note(ctrs.start_firmware(counter, init(slot)), bit);
+    let hardware = wanted & set.relative(ctrs.hardware());
+    for slot in Bits(wanted & !hardware) {
+        out.note(
+            ctrs.start_firmware(set.counter(slot), init(slot)),
+            1 << slot,
+        );
+    }
+    let mut ready = 0;
+    for slot in Bits(hardware) {
+        match ctrs.prepare_hardware(set.counter(slot), init(slot)) {
+            Step::Done => ready |= 1 << slot,
+            step => out.note(step, 1 << slot),
         }
     }
-    (out, hardware)
+    (out, ready)
 }
 
 /// Starts the hardware counters `hardware` (relative to `set`).
@@ -310,40 +316,43 @@ pub(crate) fn start<M: SnapshotMemory, C: CounterBank>(
     sbi_result(&out, SbiError::AlreadyStarted)
 }
 
-/// Stops the firmware counters among `wanted` (relative to `set`), calling
-/// `save` with the slot and value of each one stopped or already stopped;
-/// returns what happened and the hardware counters, which are left alone.
+/// Stops the firmware counters `firmware` (relative to `set`), calling
+/// `save` with the slot and value of each one stopped or already stopped.
 /// Never sleeps, so `save` may write the mapped area.
 #[inline(always)]
 fn stop_firmware<C: CounterBank>(
     ctrs: &mut C,
     set: &CounterSet,
-    wanted: u64,
+    firmware: u64,
     mut save: impl FnMut(usize, u64),
-) -> (Outcome, u64) {
+) -> Outcome {
     let mut out = Outcome::default();
-    let mut hardware = 0;
-    for slot in Bits(wanted) {
-        let counter = set.counter(slot);
-        let bit = 1 << slot;
-        if ctrs.is_hardware(counter) {
-            hardware |= bit;
-            continue;
-        }
-        let step = ctrs.stop_firmware(counter);
+    for slot in Bits(firmware) {
+        let (step, value) = ctrs.stop_firmware(set.counter(slot));
         if step != Step::Invalid {
-            save(slot, ctrs.value(counter));
+            save(slot, value);
         }
-        out.note(step, bit);
+        out.note(step, 1 << slot);
     }
-    (out, hardware)
+    out
 }
 
-/// Stops the hardware counters `hardware` (relative to `set`).
-fn stop_hardware<C: CounterBank>(ctrs: &mut C, set: &CounterSet, hardware: u64) -> Outcome {
+/// Stops the hardware counters `hardware` (relative to `set`), calling
+/// `keep` with the slot and value of each one stopped or already stopped.
+#[inline(always)]
+fn stop_hardware<C: CounterBank>(
+    ctrs: &mut C,
+    set: &CounterSet,
+    hardware: u64,
+    mut keep: impl FnMut(usize, u64),
+) -> Outcome {
     let mut out = Outcome::default();
     for slot in Bits(hardware) {
-        out.note(ctrs.stop_hardware(set.counter(slot)), 1 << slot);
+        let (step, value) = ctrs.stop_hardware(set.counter(slot));
+        if step != Step::Invalid {
+            keep(slot, value);
+        }
+        out.note(step, 1 << slot);
     }
     out
 }
@@ -391,52 +400,10 @@ pub(crate) fn stop<M: SnapshotMemory, C: CounterBank>(
 /// Stops the firmware and then the hardware counters among `wanted`
 /// (relative to `set`), without saving anything.
 fn stop_all<C: CounterBank>(ctrs: &mut C, set: &CounterSet, wanted: u64) -> Outcome {
-    let (mut out, hardware) = stop_firmware(ctrs, set, wanted, |_, _| {});
+    let hardware = wanted & set.relative(ctrs.hardware());
+    let mut out = stop_firmware(ctrs, set, wanted & !hardware, |_, _| {});
     if hardware != 0 {
-        out.merge(&stop_hardware(ctrs, set, hardware));
-    }
-    out
-}
-
-/// Stops the hardware counters among `wanted` (relative to `set`), which
-/// may sleep and so must not run during an access to the area; returns
-/// what happened to them and the firmware counters, which are left alone.
-fn stop_hardware_first<C: CounterBank>(
-    ctrs: &mut C,
-    set: &CounterSet,
-    wanted: u64,
-) -> (Outcome, u64) {
-    let mut out = Outcome::default();
-    let mut firmware = 0;
-    for slot in Bits(wanted) {
-        let counter = set.counter(slot);
-        if ctrs.is_hardware(counter) {
-            out.note(ctrs.stop_hardware(counter), 1 << slot);
-        } else {
-            firmware |= 1 << slot;
-        }
-    }
-    (out, firmware)
-}
-
-/// Stops the firmware counters `firmware` (relative to `set`), calling
-/// `save` with the slot and value of each one stopped or already stopped.
-/// Never sleeps, so `save` may write the mapped area.
-#[inline(always)]
-fn stop_firmware_only<C: CounterBank>(
-    ctrs: &mut C,
-    set: &CounterSet,
-    firmware: u64,
-    mut save: impl FnMut(usize, u64),
-) -> Outcome {
-    let mut out = Outcome::default();
-    for slot in Bits(firmware) {
-        let counter = set.counter(slot);
-        let step = ctrs.stop_firmware(counter);
-        if step != Step::Invalid {
-            save(slot, ctrs.value(counter));
-        }
-        out.note(step, 1 << slot);
+        out.merge(&stop_hardware(ctrs, set, hardware, |_, _| {}));
     }
     out
 }
@@ -447,7 +414,10 @@ fn stop_firmware_only<C: CounterBank>(
 ///
 /// Hardware counters stop first, outside any access (stopping a perf event
 /// may sleep). Then one access saves them, stops each firmware counter as
-/// its slot is written, and updates the bitmap word.
+/// its slot is written, and updates the bitmap word. (A stack buffer for
+/// the hardware counters' values would save walking their mask twice, but
+/// the kernel zeroes every stack buffer on entry: measured, that costs
+/// more, and so does a separate function for sets with hardware counters.)
 fn stop_to_snapshot<M: SnapshotMemory, C: CounterBank>(
     mem: &mut M,
     ctrs: &mut C,
@@ -455,30 +425,50 @@ fn stop_to_snapshot<M: SnapshotMemory, C: CounterBank>(
     wanted: u64,
     reset: bool,
 ) -> (Outcome, bool) {
-    let (mut out, firmware) = stop_hardware_first(ctrs, set, wanted);
+    let hardware = wanted & set.relative(ctrs.hardware());
+    let mut out = if hardware != 0 {
+        stop_hardware(ctrs, set, hardware, |_, _| {})
+    } else {
+        Outcome::default()
+    };
     let Ok(mut mapped) = mem.begin() else {
-        out.merge(&stop_firmware_only(ctrs, set, firmware, |_, _| {}));
+        out.merge(&stop_firmware(ctrs, set, wanted & !hardware, |_, _| {}));
         return (out, (out.done | out.already) != 0);
     };
     for slot in Bits(out.done | out.already) {
         mapped.set_slot(slot, ctrs.value(set.counter(slot)));
     }
-    out.merge(&stop_firmware_only(ctrs, set, firmware, |slot, value| {
-        mapped.set_slot(slot, value)
-    }));
-    let saved = out.done | out.already;
-    if saved != 0 {
-        let overflowed = if reset {
-            0
-        } else {
-            set.relative(ctrs.overflowed()) & saved
-        };
-        // Read-modify-write of the bitmap word: only the saved counters'
-        // bits change.
-        let bitmap = mapped.bitmap();
-        mapped.set_bitmap((bitmap & !saved) | overflowed);
-    }
+    out.merge(&stop_firmware(
+        ctrs,
+        set,
+        wanted & !hardware,
+        |slot, value| mapped.set_slot(slot, value),
+    ));
+    update_bitmap(&mut mapped, ctrs, set, &out, reset);
     (out, false)
+}
+
+/// Writes the overflow bits of the counters `out` saved (relative to
+/// `set`) into the bitmap word, cleared with `reset`; no other bit changes.
+#[inline(always)]
+fn update_bitmap<A: MappedArea, C: CounterBank>(
+    mapped: &mut A,
+    ctrs: &C,
+    set: &CounterSet,
+    out: &Outcome,
+    reset: bool,
+) {
+    let saved = out.done | out.already;
+    if saved == 0 {
+        return;
+    }
+    let overflowed = if reset {
+        0
+    } else {
+        set.relative(ctrs.overflowed()) & saved
+    };
+    let bitmap = mapped.bitmap();
+    mapped.set_bitmap((bitmap & !saved) | overflowed);
 }
 
 /// Drops the vCPU's snapshot registration and its mapping (vCPU reset and

@@ -197,5 +197,11 @@ pub(crate) fn index_nospec(index: usize, size: usize) -> usize {
     // All ones when `index < size`, else zero (`size <= isize::MAX` here).
     let mask = (!(index | size.wrapping_sub(1).wrapping_sub(index)) as isize >> (usize::BITS - 1))
         as usize;
-    index & mask
+    let clamped = index & mask;
+    // SAFETY: `mask` is all ones only when `index < size`, else zero, and
+    // `0 < size` wherever this is used: the result is below `size`. Telling
+    // the compiler lets it drop a bounds check of its own, which is a
+    // branch on the guest's value.
+    unsafe { core::hint::assert_unchecked(size == 0 || clamped < size) };
+    clamped
 }

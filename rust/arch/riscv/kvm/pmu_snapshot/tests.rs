@@ -362,8 +362,8 @@ impl CounterBank for FakeCtrs {
         self.overflown &= !mask;
     }
 
-    fn is_hardware(&self, counter: usize) -> bool {
-        self.hardware & (1 << counter) != 0
+    fn hardware(&self) -> u64 {
+        self.hardware
     }
 
     fn value(&self, counter: usize) -> u64 {
@@ -374,8 +374,9 @@ impl CounterBank for FakeCtrs {
         self.start_one(counter, init)
     }
 
-    fn stop_firmware(&mut self, counter: usize) -> Step {
-        self.stop_one(counter)
+    fn stop_firmware(&mut self, counter: usize) -> (Step, u64) {
+        let step = self.stop_one(counter);
+        (step, self.value[counter])
     }
 
     fn prepare_hardware(&mut self, counter: usize, init: Option<u64>) -> Step {
@@ -399,10 +400,11 @@ impl CounterBank for FakeCtrs {
         self.start_one(counter, None)
     }
 
-    fn stop_hardware(&mut self, counter: usize) -> Step {
+    fn stop_hardware(&mut self, counter: usize) -> (Step, u64) {
         self.hardware_ops += 1;
         self.slept_in_access |= IN_ACCESS.load(Ordering::Relaxed);
-        self.stop_one(counter)
+        let step = self.stop_one(counter);
+        (step, self.value[counter])
     }
 
     fn read_firmware(&mut self, counter: usize) -> u64 {

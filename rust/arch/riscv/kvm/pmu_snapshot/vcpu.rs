@@ -236,9 +236,6 @@ pub(crate) struct Counters<'a> {
     _lifetime: PhantomData<&'a mut ()>,
 }
 
-/// The `type` bit of a counter's `cinfo` word (its top bit): set for a
-/// firmware counter.
-const CINFO_TYPE_FW: usize = 1 << (usize::BITS - 1);
 /// The event code part of an SBI event index.
 const EVENT_CODE_MASK: usize = bindings::SBI_PMU_EVENT_IDX_CODE_MASK as usize;
 /// The number of firmware events KVM keeps state for (`SBI_PMU_FW_MAX`).
@@ -357,14 +354,21 @@ impl CounterBank for Counters<'_> {
         self.overflown().fetch_and(!mask, Ordering::Relaxed);
     }
 
-    fn is_hardware(&self, counter: usize) -> bool {
-        // SAFETY: the counter is valid and used by this thread only (type
-        // invariants); every bit pattern of the union is a valid `value`.
-        unsafe { (*self.pmc(counter)).cinfo.value & CINFO_TYPE_FW == 0 }
+    fn hardware(&self) -> u64 {
+        // SAFETY: the PMU context is valid and only used by this thread (type
+        // invariants).
+        let hw = unsafe { (*self.pmu()).num_hw_ctrs };
+        // KVM numbers its hardware counters first (`kvm_riscv_vcpu_pmu_init()`
+        // gives the counters below `num_hw_ctrs` the hardware type and the
+        // others the firmware type), at most `RISCV_KVM_MAX_HW_CTRS` of them.
+        // CAST: clamped to `0..=32` first.
+        let hw = hw.clamp(0, bindings::RISCV_KVM_MAX_HW_CTRS as i32) as u32;
+        (1u64 << hw) - 1
     }
 
     fn value(&self, counter: usize) -> u64 {
-        // SAFETY: as in `is_hardware`.
+        // SAFETY: the counter is valid and used by this thread only (type
+        // invariants).
         unsafe { (*self.pmc(counter)).counter_val }
     }
 
@@ -392,21 +396,22 @@ impl CounterBank for Counters<'_> {
         }
     }
 
-    fn stop_firmware(&mut self, counter: usize) -> Step {
+    fn stop_firmware(&mut self, counter: usize) -> (Step, u64) {
         let pmc = self.pmc(counter);
         // SAFETY: as in `start_firmware`.
         unsafe {
             let Some(fw) = self.fw_event(pmc) else {
-                return Step::Invalid;
+                return (Step::Invalid, 0);
             };
             let started = fw_started(fw);
             if !started.load(Ordering::Relaxed) {
-                return Step::Already;
+                return (Step::Already, (*pmc).counter_val);
             }
             started.store(false, Ordering::Relaxed);
             // CAST: the event counts in the bits of a `u64`.
-            (*pmc).counter_val = fw_value(fw).load(Ordering::Relaxed) as u64;
-            Step::Done
+            let value = fw_value(fw).load(Ordering::Relaxed) as u64;
+            (*pmc).counter_val = value;
+            (Step::Done, value)
         }
     }
 
@@ -444,20 +449,20 @@ impl CounterBank for Counters<'_> {
         }
     }
 
-    fn stop_hardware(&mut self, counter: usize) -> Step {
+    fn stop_hardware(&mut self, counter: usize) -> (Step, u64) {
         let pmc = self.pmc(counter);
         // SAFETY: as in `start_hardware`; the C helper folds the event's
         // count into `counter_val`.
         unsafe {
             if (*pmc).perf_event.is_null() {
-                Step::Invalid
-            } else if (*pmc).started {
-                bindings::kvm_riscv_vcpu_pmu_hw_stop(pmc);
-                (*pmc).started = false;
-                Step::Done
-            } else {
-                Step::Already
+                return (Step::Invalid, 0);
             }
+            if !(*pmc).started {
+                return (Step::Already, (*pmc).counter_val);
+            }
+            bindings::kvm_riscv_vcpu_pmu_hw_stop(pmc);
+            (*pmc).started = false;
+            (Step::Done, (*pmc).counter_val)
         }
     }
 
@@ -489,7 +494,8 @@ impl CounterBank for Counters<'_> {
     }
 
     fn info(&self, index: usize) -> usize {
-        // SAFETY: as in `is_hardware`.
+        // SAFETY: the counter is valid and used by this thread only (type
+        // invariants).
         unsafe { (*self.pmc(index)).cinfo.value }
     }
 }
