@@ -198,10 +198,13 @@ pub(crate) fn index_nospec(index: usize, size: usize) -> usize {
     let mask = (!(index | size.wrapping_sub(1).wrapping_sub(index)) as isize >> (usize::BITS - 1))
         as usize;
     let clamped = index & mask;
-    // SAFETY: `mask` is all ones only when `index < size`, else zero, and
-    // `0 < size` wherever this is used: the result is below `size`. Telling
-    // the compiler lets it drop a bounds check of its own, which is a
-    // branch on the guest's value.
-    unsafe { core::hint::assert_unchecked(size == 0 || clamped < size) };
+    // Telling the compiler that the result is in range lets it drop a
+    // bounds check of its own, which would be a branch on the guest's value.
+    if size != 0 && clamped >= size {
+        // SAFETY: `mask` is all ones only when `index < size`, else zero,
+        // so `clamped` is either `index`, below `size`, or 0, below a
+        // non-zero `size`: this is never reached.
+        unsafe { core::hint::unreachable_unchecked() }
+    }
     clamped
 }
