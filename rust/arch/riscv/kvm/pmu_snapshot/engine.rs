@@ -167,7 +167,7 @@ pub(crate) fn fw_read<C: CounterBank>(ctrs: &mut C, index: usize) -> SbiResult<u
     if index >= num || index == 1 {
         return Err(SbiError::InvalidParam);
     }
-    // The counter bank clamps `index` with `index_nospec()` before it
+    // The counter bank masks `index` with `index_nospec_pow2()` before it
     // indexes its array, which keeps a mispredicted bound inside it.
     if (ctrs.hardware() >> index) & 1 != 0 {
         return Err(SbiError::InvalidParam);

@@ -208,3 +208,26 @@ pub(crate) fn index_nospec(index: usize, size: usize) -> usize {
     }
     clamped
 }
+
+/// Keeps `index` inside an array of `size` entries, `size` a power of two,
+/// also under speculation: the index is hidden from the optimiser, as in
+/// [`index_nospec`], and then masked, so the mask cannot be dropped even
+/// where an earlier bound check makes it look redundant. An index that is
+/// not below `size` wraps around instead of becoming 0: use it for indices
+/// that are already checked, where only a mispredicted check could let one
+/// through.
+#[inline(always)]
+pub(crate) fn index_nospec_pow2(index: usize, size: usize) -> usize {
+    debug_assert!(size.is_power_of_two());
+    let mut index = index;
+    // SAFETY: An empty assembly block that only names a register; it has no
+    // effect on memory or on the stack.
+    unsafe {
+        core::arch::asm!(
+            "/* {0} */",
+            inout(reg) index,
+            options(pure, nomem, nostack, preserves_flags)
+        )
+    };
+    index & (size - 1)
+}

@@ -12,7 +12,9 @@ use core::sync::atomic::{AtomicBool, Ordering};
 use super::abi::{self, SbiError};
 use super::area::{self, AREA_SIZE};
 use super::engine::{self, CounterBank, Gpa, MappedArea, MemFault, SnapshotMemory, Step};
-use super::request::{index_nospec, CounterSet, ShmemRequest, StartInit, StopFlags};
+use super::request::{
+    index_nospec, index_nospec_pow2, CounterSet, ShmemRequest, StartInit, StopFlags,
+};
 
 /// Bytes of scratch memory each case needs.
 pub(crate) const SCRATCH_SIZE: usize = 4 * PAGE;
@@ -559,6 +561,8 @@ fn counter_set_bounds(_: &mut [u8]) -> CaseResult {
 /// `index_nospec` keeps indices below the size and clamps the others to 0.
 fn nospec_clamps(_: &mut [u8]) -> CaseResult {
     check!(index_nospec(0, 19) == 0);
+    check!(index_nospec_pow2(5, 64) == 5 && index_nospec_pow2(63, 64) == 63);
+    check!(index_nospec_pow2(64, 64) < 64 && index_nospec_pow2(usize::MAX, 32) < 32);
     check!(index_nospec(18, 19) == 18);
     check!(index_nospec(19, 19) == 0);
     check!(index_nospec(usize::MAX, 19) == 0);

@@ -15,7 +15,7 @@ use kernel::bindings;
 
 use super::area::{AREA_SIZE, BITMAP_OFFSET, NUM_SLOTS, VALUES_OFFSET, WORD};
 use super::engine::{CounterBank, Gpa, MappedArea, MemFault, SnapshotMemory, Step};
-use super::request::{index_nospec, Bits};
+use super::request::{index_nospec_pow2, Bits};
 
 /// `INVALID_GPA`: the value of `kvm_pmu::snapshot_addr` when no area is set.
 const INVALID_GPA: u64 = u64::MAX;
@@ -243,10 +243,15 @@ const NUM_FW_EVENTS: usize = bindings::sbi_pmu_fw_generic_events_t_SBI_PMU_FW_MA
 /// `SBI_PMU_EVENT_IDX_INVALID`: the event index of a released counter.
 const EVENT_IDX_INVALID: usize = bindings::SBI_PMU_EVENT_IDX_INVALID as usize;
 
-// Counter numbers are clamped below `NUM_SLOTS` and firmware event codes
-// below `NUM_FW_EVENTS`: both bounds must lie inside their arrays.
+/// Firmware event codes below `NUM_FW_EVENTS` are masked into the first
+/// `FW_EVENT_SLOTS` entries of `fw_event`.
+const FW_EVENT_SLOTS: usize = NUM_FW_EVENTS.next_power_of_two();
+
+// Counter numbers are masked below `NUM_SLOTS` and firmware event codes
+// below `FW_EVENT_SLOTS`: both must be powers of two within their arrays.
+const _: () = assert!(NUM_SLOTS.is_power_of_two());
 const _: () = assert!(NUM_SLOTS <= bindings::RISCV_KVM_MAX_COUNTERS as usize);
-const _: () = assert!(NUM_FW_EVENTS <= bindings::RISCV_KVM_MAX_FW_CTRS as usize);
+const _: () = assert!(FW_EVENT_SLOTS <= bindings::RISCV_KVM_MAX_FW_CTRS as usize);
 // The in-use and overflow bitmaps are one 64-bit word each.
 const _: () = assert!(bindings::RISCV_KVM_MAX_COUNTERS as usize == u64::BITS as usize);
 const _: () = assert!(core::mem::size_of::<core::ffi::c_ulong>() == 8);
@@ -261,9 +266,10 @@ impl Counters<'_> {
 
     /// The address of counter `counter`. The index, a guest value checked
     /// against the number of counters by the caller, goes through
-    /// [`index_nospec`], so it stays inside `pmc` also under speculation.
+    /// [`index_nospec_pow2`], so it stays inside `pmc` also under
+    /// speculation.
     fn pmc(&self, counter: usize) -> *mut bindings::kvm_pmc {
-        let idx = index_nospec(counter, NUM_SLOTS);
+        let idx = index_nospec_pow2(counter, NUM_SLOTS);
         // SAFETY: the PMU context is valid (type invariants) and `idx` is
         // below the length of `pmc`; this only computes an address.
         unsafe { addr_of_mut!((*self.pmu()).pmc[idx]) }
@@ -299,7 +305,7 @@ impl Counters<'_> {
         }
         // The guest picks the counter, and so an unconfigured one's code:
         // keep a mispredicted bound check inside `fw_event`.
-        let code = index_nospec(code, NUM_FW_EVENTS);
+        let code = index_nospec_pow2(code, FW_EVENT_SLOTS);
         // SAFETY: the PMU context is valid and `code` is below the length of
         // `fw_event`; this only computes an address.
         Some(unsafe { addr_of_mut!((*self.pmu()).fw_event[code]) })
