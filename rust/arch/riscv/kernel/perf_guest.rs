@@ -35,6 +35,18 @@ const SR_PP: usize = 1 << 8;
 #[cfg(CONFIG_RISCV_M_MODE)]
 const SR_PP: usize = 3 << 11;
 
+// The classification's constants are its own (it builds without the
+// kernel); here they are checked against the kernel's, at compile time.
+const _: () = {
+    use attribution::*;
+    assert!(bindings::PERF_RECORD_MISC_KERNEL == MISC_KERNEL as u32);
+    assert!(bindings::PERF_RECORD_MISC_USER == MISC_USER as u32);
+    assert!(bindings::PERF_RECORD_MISC_GUEST_KERNEL == MISC_GUEST_KERNEL as u32);
+    assert!(bindings::PERF_RECORD_MISC_GUEST_USER == MISC_GUEST_USER as u32);
+    assert!(bindings::PERF_GUEST_ACTIVE == PERF_GUEST_ACTIVE);
+    assert!(bindings::PERF_GUEST_USER == PERF_GUEST_USER);
+};
+
 /// The interrupted host context: its IP and whether it was user mode.
 ///
 /// # Safety

@@ -57,7 +57,6 @@ type FfiCase = (&'static str, fn() -> Result<(), u32>);
 static FFI_CASES: &[FfiCase] = &[
     ("no_guest_kernel_regs\0", no_guest_kernel_regs),
     ("no_guest_user_regs\0", no_guest_user_regs),
-    ("constants_match_uapi\0", constants_match_uapi),
 ];
 
 /// Made-up registers: all zeroes but `status` and `epc`.
@@ -100,20 +99,4 @@ fn no_guest_user_regs() -> Result<(), u32> {
         return Err(line!());
     }
     Ok(())
-}
-
-/// The attribution constants equal the kernel's `PERF_RECORD_MISC_*` and `PERF_GUEST_*`.
-fn constants_match_uapi() -> Result<(), u32> {
-    use super::attribution::*;
-    let ok = bindings::PERF_RECORD_MISC_KERNEL == MISC_KERNEL as u32
-        && bindings::PERF_RECORD_MISC_USER == MISC_USER as u32
-        && bindings::PERF_RECORD_MISC_GUEST_KERNEL == MISC_GUEST_KERNEL as u32
-        && bindings::PERF_RECORD_MISC_GUEST_USER == MISC_GUEST_USER as u32
-        && bindings::PERF_GUEST_ACTIVE == PERF_GUEST_ACTIVE
-        && bindings::PERF_GUEST_USER == PERF_GUEST_USER;
-    if ok {
-        Ok(())
-    } else {
-        Err(line!())
-    }
 }

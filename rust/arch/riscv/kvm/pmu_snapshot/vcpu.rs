@@ -256,6 +256,56 @@ const _: () = assert!(FW_EVENT_SLOTS <= bindings::RISCV_KVM_MAX_FW_CTRS as usize
 const _: () = assert!(bindings::RISCV_KVM_MAX_COUNTERS as usize == u64::BITS as usize);
 const _: () = assert!(core::mem::size_of::<core::ffi::c_ulong>() == 8);
 
+// The pure core's SBI values and area layout are its own (it builds without
+// the kernel); here they are checked against the kernel's, at compile time.
+const _: () = {
+    use super::abi::{SbiError, SHMEM_DISABLE};
+    use super::area::SnapshotArea;
+    use core::mem::{offset_of, size_of};
+    /// Whether the core's code for `e` is the kernel's `SBI_ERR_*` value.
+    const fn same(e: SbiError, kernel: i32) -> bool {
+        e.code() == kernel as i64
+    }
+    assert!(same(SbiError::Failed, bindings::SBI_ERR_FAILURE));
+    assert!(same(
+        SbiError::NotSupported,
+        bindings::SBI_ERR_NOT_SUPPORTED
+    ));
+    assert!(same(
+        SbiError::InvalidParam,
+        bindings::SBI_ERR_INVALID_PARAM
+    ));
+    assert!(same(SbiError::Denied, bindings::SBI_ERR_DENIED));
+    assert!(same(
+        SbiError::InvalidAddress,
+        bindings::SBI_ERR_INVALID_ADDRESS
+    ));
+    assert!(same(
+        SbiError::AlreadyAvailable,
+        bindings::SBI_ERR_ALREADY_AVAILABLE
+    ));
+    assert!(same(
+        SbiError::AlreadyStarted,
+        bindings::SBI_ERR_ALREADY_STARTED
+    ));
+    assert!(same(
+        SbiError::AlreadyStopped,
+        bindings::SBI_ERR_ALREADY_STOPPED
+    ));
+    assert!(same(SbiError::NoShmem, bindings::SBI_ERR_NO_SHMEM));
+    // CAST: `SBI_SHMEM_DISABLE` is -1, all ones as an `unsigned long`.
+    assert!(SHMEM_DISABLE == bindings::SBI_SHMEM_DISABLE as isize as usize);
+    // The area: the kernel's `struct riscv_pmu_snapshot_data`.
+    type Kernel = bindings::riscv_pmu_snapshot_data;
+    assert!(size_of::<SnapshotArea>() == size_of::<Kernel>());
+    assert!(
+        offset_of!(SnapshotArea, counter_overflow_bitmap) == offset_of!(Kernel, ctr_overflow_mask)
+    );
+    assert!(offset_of!(SnapshotArea, counter_values) == offset_of!(Kernel, ctr_values));
+    assert!(offset_of!(SnapshotArea, reserved) == offset_of!(Kernel, reserved));
+    assert!(offset_of!(Kernel, reserved) - offset_of!(Kernel, ctr_values) == NUM_SLOTS * WORD);
+};
+
 impl Counters<'_> {
     /// The address of the vCPU's PMU context (`arch.pmu_context`).
     fn pmu(&self) -> *mut bindings::kvm_pmu {
