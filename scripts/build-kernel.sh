@@ -3,6 +3,8 @@
 #   build-kernel.sh rust   Rust snapshot and perf paths (the default build)
 #   build-kernel.sh c      the original C snapshot path, no project perf parts
 #   build-kernel.sh debug  the Rust paths with KASAN, UBSAN, kmemleak, lockdep ...
+#   build-kernel.sh debug-c the C path with the same checkers
+#   build-kernel.sh dist   distribution-style: KVM=m, no KUnit, warnings as errors
 # The output goes to build/kernel-<variant>; the build is incremental.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -30,22 +32,23 @@ if [ ! -f "$OUT/.config" ] || [ "$(cat "$OUT/.rsproj-config-hash" 2>/dev/null)" 
 	"${MAKE[@]}" -s olddefconfig >/dev/null
 	# Every option a fragment asks for must have survived olddefconfig.
 	bad=0
-	for f in $FRAGS; do
-		while IFS= read -r line; do
-			case "$line" in
-			CONFIG_*=n) want="# ${line%=n} is not set" ;;
-			CONFIG_*) want=$line ;;
-			*) continue ;;
-			esac
-			if ! grep -qxF "$want" "$OUT/.config"; then
-				if [ "${line#*=}" = n ] && ! grep -q "^${line%=n}=" "$OUT/.config"; then
-					continue
-				fi
-				info "config: wanted '$line', got '$(grep "^${line%%=*}=\|${line%%=*} is not set" "$OUT/.config" || echo unset)'"
-				bad=1
+	# A later fragment's value of an option overrides an earlier one's
+	# (as merge_config.sh does): check each option's last value.
+	while IFS= read -r line; do
+		case "$line" in
+		CONFIG_*=n) want="# ${line%=n} is not set" ;;
+		CONFIG_*) want=$line ;;
+		*) continue ;;
+		esac
+		if ! grep -qxF "$want" "$OUT/.config"; then
+			if [ "${line#*=}" = n ] && ! grep -q "^${line%=n}=" "$OUT/.config"; then
+				continue
 			fi
-		done < "$f"
-	done
+			info "config: wanted '$line', got '$(grep "^${line%%=*}=\|${line%%=*} is not set" "$OUT/.config" || echo unset)'"
+			bad=1
+		fi
+	done < <(grep -h '^CONFIG_' $FRAGS | awk -F= '{last[$1] = $0; order[$1] = NR}
+		END {for (k in last) print order[k] "\t" last[k]}' | sort -n | cut -f2-)
 	if [ $bad = 1 ] && [ "${LENIENT_CONFIG:-0}" = 1 ]; then
 		info "config: options above are not (yet) defined by this tree"
 	elif [ $bad = 1 ]; then
@@ -60,11 +63,16 @@ fi
 step "kernel[$VARIANT]: rust toolchain check"
 "${MAKE[@]}" -s rustavailable | sed 's/^/    /'
 
-step "kernel[$VARIANT]: build Image (incremental; about 6 min from scratch on 2 cores)"
+# A build with modules (KVM=m) builds them too.
+TARGETS="Image"
+if grep -q '^CONFIG_MODULES=y' "$OUT/.config"; then
+	TARGETS="Image modules"
+fi
+step "kernel[$VARIANT]: build $TARGETS (incremental; about 3 min from scratch on 2 cores)"
 start=$(date +%s)
 log=$OUT/build.log
 # Show warnings and errors as they come, and a progress line every 300 steps.
-if ! "${MAKE[@]}" Image > >(tee "$log" | awk '
+if ! "${MAKE[@]}" $TARGETS > >(tee "$log" | awk '
 	/^  [A-Z]/ { n++; if (n % 300 == 0) printf "    ... %d build steps\n", n; fflush(); next }
 	{ print "    " $0; fflush() }') 2>&1; then
 	sleep 1

@@ -46,19 +46,25 @@ def qemu_cmd(image, initrd, smp=2, icount=False, append="", extra=()):
     return cmd + list(extra)
 
 
+def init_tool(name):
+    """Builds tests/init/NAME.c as a static riscv64 program; returns its path."""
+    out = os.path.join(BUILD, name)
+    src = os.path.join(TOP, "tests", "init", name + ".c")
+    if not os.path.exists(out) or os.path.getmtime(out) < os.path.getmtime(src):
+        subprocess.run(["riscv64-linux-gnu-gcc", "-static", "-O2", "-Wall", "-Werror",
+                        "-o", out, src], check=True)
+    return out
+
+
 def pack_initramfs(kdir, plan, programs, out):
     """Writes a gzip'd initramfs with /init, /plan and the given programs."""
-    init = os.path.join(BUILD, "init")
-    src = os.path.join(TOP, "tests", "init", "init.c")
-    if not os.path.exists(init) or os.path.getmtime(init) < os.path.getmtime(src):
-        subprocess.run(["riscv64-linux-gnu-gcc", "-static", "-O2", "-Wall", "-Werror",
-                        "-o", init, src], check=True)
+    init = init_tool("init")
     plan_file = out + ".plan"
     with open(plan_file, "w") as f:
         f.write("".join(line + "\n" for line in plan))
     spec = ["dir /dev 0755 0 0", "nod /dev/console 0600 0 0 c 5 1",
             "dir /proc 0755 0 0", "dir /sys 0755 0 0", "dir /tmp 1777 0 0",
-            "dir /bin 0755 0 0", f"file /init {init} 0755 0 0",
+            "dir /bin 0755 0 0", "dir /lib 0755 0 0", f"file /init {init} 0755 0 0",
             f"file /plan {plan_file} 0644 0 0"]
     for dest, path in programs.items():
         spec.append(f"file {dest} {path} 0755 0 0")
@@ -337,6 +343,7 @@ def run(variant, tests, results, label=None, timeout=900, smp=2, echo=False, ico
         plan.append(f"{t['name']} {t.get('timeout', 300)} /bin/{os.path.basename(t['path'])} "
                     + " ".join(t.get("args", [])))
         programs["/bin/" + os.path.basename(t["path"])] = t["path"]
+        programs.update(t.get("files", {}))
         if t.get("parser"):
             parsers[t["name"]] = t["parser"]
     logdir = os.path.join(BUILD, "logs")

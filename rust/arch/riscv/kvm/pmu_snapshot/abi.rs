@@ -54,31 +54,7 @@ impl SbiError {
             SbiError::NoShmem => -9,
         }
     }
-
-    /// Maps a numeric code back to an error; `None` for 0 and unknown codes.
-    pub(crate) const fn from_code(code: i64) -> Option<Self> {
-        Some(match code {
-            -1 => SbiError::Failed,
-            -2 => SbiError::NotSupported,
-            -3 => SbiError::InvalidParam,
-            -4 => SbiError::Denied,
-            -5 => SbiError::InvalidAddress,
-            -6 => SbiError::AlreadyAvailable,
-            -7 => SbiError::AlreadyStarted,
-            -8 => SbiError::AlreadyStopped,
-            -9 => SbiError::NoShmem,
-            _ => return None,
-        })
-    }
 }
 
 /// The result of an SBI call: `Ok` is `SBI_SUCCESS`.
 pub(crate) type SbiResult<T = ()> = Result<T, SbiError>;
-
-/// Converts a call result into the code returned to the guest.
-pub(crate) const fn result_code(r: SbiResult) -> i64 {
-    match r {
-        Ok(()) => 0,
-        Err(e) => e.code(),
-    }
-}

@@ -133,11 +133,6 @@ impl CounterSet {
         })
     }
 
-    /// The base of the call: slot and bitmap numbers are relative to it.
-    pub(crate) const fn base(&self) -> usize {
-        self.base
-    }
-
     /// The absolute number of the counter of relative number `slot`.
     pub(crate) const fn counter(&self, slot: usize) -> usize {
         self.base + slot
@@ -153,11 +148,6 @@ impl CounterSet {
     pub(crate) const fn relative(&self, absolute: u64) -> u64 {
         // `base < 64` by the invariant, so the shift is in range.
         (absolute >> self.base) & self.mask
-    }
-
-    /// Iterates over the relative counter numbers, lowest first.
-    pub(crate) fn iter(&self) -> Bits {
-        Bits(self.mask)
     }
 }
 

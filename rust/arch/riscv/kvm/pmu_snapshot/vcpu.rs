@@ -13,7 +13,7 @@ use core::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 
 use kernel::bindings;
 
-use super::area::{AREA_SIZE, BITMAP_OFFSET, NUM_SLOTS, VALUES_OFFSET, WORD};
+use super::area::{slot_offset, AREA_SIZE, BITMAP_OFFSET, NUM_SLOTS, WORD};
 use super::engine::{CounterBank, Gpa, MappedArea, MemFault, SnapshotMemory, Step};
 use super::request::{index_nospec_pow2, Bits};
 
@@ -189,8 +189,6 @@ impl Mapped<'_> {
 
 /// The word index of the overflow bitmap.
 const BITMAP_WORD: usize = BITMAP_OFFSET / WORD;
-/// The word index of value slot 0.
-const SLOT0_WORD: usize = VALUES_OFFSET / WORD;
 
 impl MappedArea for Mapped<'_> {
     fn bitmap(&mut self) -> u64 {
@@ -202,11 +200,11 @@ impl MappedArea for Mapped<'_> {
     }
 
     fn slot(&mut self, slot: usize) -> u64 {
-        self.read(SLOT0_WORD + (slot & (NUM_SLOTS - 1)))
+        self.read(slot_offset(slot & (NUM_SLOTS - 1)) / WORD)
     }
 
     fn set_slot(&mut self, slot: usize, value: u64) {
-        self.write(SLOT0_WORD + (slot & (NUM_SLOTS - 1)), value);
+        self.write(slot_offset(slot & (NUM_SLOTS - 1)) / WORD, value);
     }
 
     fn clear(&mut self) {
