@@ -97,16 +97,6 @@ static struct sbiret fw_read(unsigned long ctr)
 	return pmu(SBI_EXT_PMU_COUNTER_FW_READ, ctr, 0, 0, 0);
 }
 
-static unsigned long config(unsigned long event)
-{
-	unsigned long num = pmu(SBI_EXT_PMU_NUM_COUNTERS, 0, 0, 0, 0).value;
-	unsigned long mask = (num >= 64 ? ~0UL : (1UL << num) - 1) & ~2UL;
-	struct sbiret r = pmu(SBI_EXT_PMU_COUNTER_CFG_MATCH, 0, mask, 0, event);
-
-	__GUEST_ASSERT(!r.error, "cfg_match(%lx) failed: %ld", event, r.error);
-	return r.value;
-}
-
 /* vCPU 0: counts the IPIs it receives, reading and restarting the counter. */
 static void receiver_code(unsigned long senders, unsigned long k)
 {

@@ -128,17 +128,6 @@ static long stop(unsigned long base, unsigned long mask, unsigned long flags)
 	return pmu(SBI_EXT_PMU_COUNTER_STOP, base, mask, flags, 0).error;
 }
 
-/* Configures a counter for @event among all counters; returns its index. */
-static unsigned long config(unsigned long event)
-{
-	unsigned long num = pmu(SBI_EXT_PMU_NUM_COUNTERS, 0, 0, 0, 0).value;
-	unsigned long mask = (num >= 64 ? ~0UL : (1UL << num) - 1) & ~2UL;
-	struct sbiret r = pmu(SBI_EXT_PMU_COUNTER_CFG_MATCH, 0, mask, 0, event);
-
-	__GUEST_ASSERT(!r.error, "cfg_match(%lx) failed: %ld", event, r.error);
-	return r.value;
-}
-
 static void set_timer_calls(int n)
 {
 	while (n--)

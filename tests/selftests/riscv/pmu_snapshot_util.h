@@ -20,6 +20,20 @@ static inline struct sbiret pmu(int fid, unsigned long a0, unsigned long a1,
 	return sbi_ecall(SBI_EXT_PMU, fid, a0, a1, a2, a3, 0, 0);
 }
 
+/*
+ * Guest: configures a counter for @event among all counters (the time
+ * counter 1 excluded); returns its index.
+ */
+static inline unsigned long config(unsigned long event)
+{
+	unsigned long num = pmu(SBI_EXT_PMU_NUM_COUNTERS, 0, 0, 0, 0).value;
+	unsigned long mask = (num >= 64 ? ~0UL : (1UL << num) - 1) & ~2UL;
+	struct sbiret r = pmu(SBI_EXT_PMU_COUNTER_CFG_MATCH, 0, mask, 0, event);
+
+	__GUEST_ASSERT(!r.error, "cfg_match(%lx) failed: %ld", event, r.error);
+	return r.value;
+}
+
 /* Host: whether all @n bytes at @p are @v. */
 static inline bool all_bytes(const u8 *p, size_t n, u8 v)
 {

@@ -172,18 +172,9 @@ impl Iterator for Bits {
 /// (Spectre v1), as with the kernel's `array_index_nospec()`.
 #[inline(always)]
 pub(crate) fn index_nospec(index: usize, size: usize) -> usize {
-    let mut index = index;
-    // Hide the value from the optimiser so that it cannot replace the mask
+    // Hidden from the optimiser, so that it cannot replace the mask
     // arithmetic below with a branch.
-    // SAFETY: An empty assembly block that only names a register; it has no
-    // effect on memory or on the stack.
-    unsafe {
-        core::arch::asm!(
-            "/* {0} */",
-            inout(reg) index,
-            options(pure, nomem, nostack, preserves_flags)
-        )
-    };
+    let index = opaque(index);
     // All ones when `index < size`, else zero (`size <= isize::MAX` here).
     let mask = (!(index | size.wrapping_sub(1).wrapping_sub(index)) as isize >> (usize::BITS - 1))
         as usize;
@@ -209,15 +200,23 @@ pub(crate) fn index_nospec(index: usize, size: usize) -> usize {
 #[inline(always)]
 pub(crate) fn index_nospec_pow2(index: usize, size: usize) -> usize {
     debug_assert!(size.is_power_of_two());
-    let mut index = index;
+    opaque(index) & (size - 1)
+}
+
+/// Returns `value` unchanged, hidden from the optimiser: it can assume
+/// nothing about the result, so masks applied to it stay in the code even
+/// where an earlier bound check makes them look redundant.
+#[inline(always)]
+fn opaque(value: usize) -> usize {
+    let mut value = value;
     // SAFETY: An empty assembly block that only names a register; it has no
     // effect on memory or on the stack.
     unsafe {
         core::arch::asm!(
             "/* {0} */",
-            inout(reg) index,
+            inout(reg) value,
             options(pure, nomem, nostack, preserves_flags)
         )
     };
-    index & (size - 1)
+    value
 }
