@@ -126,13 +126,27 @@ fn ip_from_guest_only_in_guest() -> CaseResult {
     Ok(())
 }
 
-/// Defines `CASES` from the given case functions, each named after its function.
+/// Defines `CASES` from the given case functions, each named after its
+/// function, and in a host build (`cfg(test)`) one cargo test per case.
 macro_rules! cases {
     ($($name:ident),* $(,)?) => {
         /// Every case, in the order they run.
         pub(crate) static CASES: &[Case] = &[
             $(Case { name: concat!(stringify!($name), "\0"), run: $name }),*
         ];
+
+        /// One cargo test per case.
+        #[cfg(test)]
+        mod host {
+            $(
+                #[test]
+                fn $name() {
+                    if let Err(line) = super::$name() {
+                        panic!("check at perf_guest/tests.rs:{line} failed");
+                    }
+                }
+            )*
+        }
     };
 }
 

@@ -39,13 +39,28 @@ macro_rules! check {
     };
 }
 
-/// Defines `CASES` from the given case functions, each named after its function.
+/// Defines `CASES` from the given case functions, each named after its
+/// function, and in a host build (`cfg(test)`) one cargo test per case.
 macro_rules! cases {
     ($($name:ident),* $(,)?) => {
         /// Every case, in the order they run.
         pub(crate) static CASES: &[Case] = &[
             $(Case { name: concat!(stringify!($name), "\0"), run: $name }),*
         ];
+
+        /// One cargo test per case, each with its own scratch memory.
+        #[cfg(test)]
+        mod host {
+            $(
+                #[test]
+                fn $name() {
+                    let mut scratch = ::std::vec![0u8; super::SCRATCH_SIZE];
+                    if let Err(line) = super::$name(&mut scratch) {
+                        panic!("check at tests.rs:{line} failed");
+                    }
+                }
+            )*
+        }
     };
 }
 
