@@ -151,6 +151,8 @@ def parse_ktap(lines, results, log):
     with open(ktap, "w") as f:
         f.write("".join(line + "\n" for line in boot_lines))
     out = log + ".kunit.json"
+    if os.path.exists(out):
+        os.remove(out)  # never read an earlier boot's results
     tool = os.path.join(BUILD, "linux", "tools", "testing", "kunit", "kunit.py")
     r = subprocess.run([sys.executable, tool, "parse", "--json=" + out, ktap],
                        capture_output=True, text=True)

@@ -131,10 +131,8 @@ pub(crate) trait CounterBank {
     fn prepare_hardware(&mut self, counter: usize, init: Option<u64>) -> Step;
     /// Starts a hardware counter from its value; may sleep.
     fn start_hardware(&mut self, counter: usize) -> Step;
-    /// Stops a hardware counter, bringing its value up to date, and returns
-    /// that value with the step (the value means nothing for `Invalid`);
-    /// may sleep.
-    fn stop_hardware(&mut self, counter: usize) -> (Step, u64);
+    /// Stops a hardware counter, bringing its value up to date; may sleep.
+    fn stop_hardware(&mut self, counter: usize) -> Step;
     /// Reads a firmware counter: the value of its event, or 0 when it has
     /// no firmware event configured.
     fn read_firmware(&mut self, counter: usize) -> u64;
@@ -337,22 +335,11 @@ fn stop_firmware<C: CounterBank>(
     out
 }
 
-/// Stops the hardware counters `hardware` (relative to `set`), calling
-/// `keep` with the slot and value of each one stopped or already stopped.
-#[inline(always)]
-fn stop_hardware<C: CounterBank>(
-    ctrs: &mut C,
-    set: &CounterSet,
-    hardware: u64,
-    mut keep: impl FnMut(usize, u64),
-) -> Outcome {
+/// Stops the hardware counters `hardware` (relative to `set`).
+fn stop_hardware<C: CounterBank>(ctrs: &mut C, set: &CounterSet, hardware: u64) -> Outcome {
     let mut out = Outcome::default();
     for slot in Bits(hardware) {
-        let (step, value) = ctrs.stop_hardware(set.counter(slot));
-        if step != Step::Invalid {
-            keep(slot, value);
-        }
-        out.note(step, 1 << slot);
+        out.note(ctrs.stop_hardware(set.counter(slot)), 1 << slot);
     }
     out
 }
@@ -403,7 +390,7 @@ fn stop_all<C: CounterBank>(ctrs: &mut C, set: &CounterSet, wanted: u64) -> Outc
     let hardware = wanted & set.relative(ctrs.hardware());
     let mut out = stop_firmware(ctrs, set, wanted & !hardware, |_, _| {});
     if hardware != 0 {
-        out.merge(&stop_hardware(ctrs, set, hardware, |_, _| {}));
+        out.merge(&stop_hardware(ctrs, set, hardware));
     }
     out
 }
@@ -427,7 +414,7 @@ fn stop_to_snapshot<M: SnapshotMemory, C: CounterBank>(
 ) -> (Outcome, bool) {
     let hardware = wanted & set.relative(ctrs.hardware());
     let mut out = if hardware != 0 {
-        stop_hardware(ctrs, set, hardware, |_, _| {})
+        stop_hardware(ctrs, set, hardware)
     } else {
         Outcome::default()
     };
@@ -444,31 +431,19 @@ fn stop_to_snapshot<M: SnapshotMemory, C: CounterBank>(
         wanted & !hardware,
         |slot, value| mapped.set_slot(slot, value),
     ));
-    update_bitmap(&mut mapped, ctrs, set, &out, reset);
-    (out, false)
-}
-
-/// Writes the overflow bits of the counters `out` saved (relative to
-/// `set`) into the bitmap word, cleared with `reset`; no other bit changes.
-#[inline(always)]
-fn update_bitmap<A: MappedArea, C: CounterBank>(
-    mapped: &mut A,
-    ctrs: &C,
-    set: &CounterSet,
-    out: &Outcome,
-    reset: bool,
-) {
     let saved = out.done | out.already;
-    if saved == 0 {
-        return;
+    if saved != 0 {
+        let overflowed = if reset {
+            0
+        } else {
+            set.relative(ctrs.overflowed()) & saved
+        };
+        // Read-modify-write of the bitmap word: only the saved counters'
+        // bits change.
+        let bitmap = mapped.bitmap();
+        mapped.set_bitmap((bitmap & !saved) | overflowed);
     }
-    let overflowed = if reset {
-        0
-    } else {
-        set.relative(ctrs.overflowed()) & saved
-    };
-    let bitmap = mapped.bitmap();
-    mapped.set_bitmap((bitmap & !saved) | overflowed);
+    (out, false)
 }
 
 /// Drops the vCPU's snapshot registration and its mapping (vCPU reset and

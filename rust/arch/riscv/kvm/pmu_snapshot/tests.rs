@@ -417,11 +417,10 @@ impl CounterBank for FakeCtrs {
         self.start_one(counter, None)
     }
 
-    fn stop_hardware(&mut self, counter: usize) -> (Step, u64) {
+    fn stop_hardware(&mut self, counter: usize) -> Step {
         self.hardware_ops += 1;
         self.slept_in_access |= IN_ACCESS.load(Ordering::Relaxed);
-        let step = self.stop_one(counter);
-        (step, self.value[counter])
+        self.stop_one(counter)
     }
 
     fn read_firmware(&mut self, counter: usize) -> u64 {

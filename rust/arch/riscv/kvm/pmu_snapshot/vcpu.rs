@@ -503,20 +503,20 @@ impl CounterBank for Counters<'_> {
         }
     }
 
-    fn stop_hardware(&mut self, counter: usize) -> (Step, u64) {
+    fn stop_hardware(&mut self, counter: usize) -> Step {
         let pmc = self.pmc(counter);
         // SAFETY: as in `start_hardware`; the C helper folds the event's
         // count into `counter_val`.
         unsafe {
             if (*pmc).perf_event.is_null() {
-                return (Step::Invalid, 0);
+                Step::Invalid
+            } else if (*pmc).started {
+                bindings::kvm_riscv_vcpu_pmu_hw_stop(pmc);
+                (*pmc).started = false;
+                Step::Done
+            } else {
+                Step::Already
             }
-            if !(*pmc).started {
-                return (Step::Already, (*pmc).counter_val);
-            }
-            bindings::kvm_riscv_vcpu_pmu_hw_stop(pmc);
-            (*pmc).started = false;
-            (Step::Done, (*pmc).counter_val)
         }
     }
 
