@@ -45,7 +45,7 @@ def sha(path):
 
 
 def series_files():
-    """{kernel path: [patch numbers that touch it]} over glue/series."""
+    """{kernel path: [patch numbers that touch it]} over the glue patches."""
     touched = {}
     for n, name in enumerate(patches.series(), 1):
         for line in open(os.path.join(TOP, "glue", name)):
@@ -124,7 +124,7 @@ def run(tree, *args, env=None):
 def save(n, extra):
     names = patches.series()
     if not 1 <= n <= len(names):
-        raise SystemExit(f"error: patch {n} is not in glue/series (1-{len(names)})")
+        raise SystemExit(f"error: patch {n} is not a glue patch (1-{len(names)})")
     touched, graft = series_files(), grafted()
     files = edited()
     kernel_files = [p for p in files if p not in graft] + [p for p in extra if p not in files]
@@ -183,7 +183,7 @@ def fold(n, names, paths, kernel_files):
         run(tree, "format-patch", "-q", "--zero-commit", "-o", out, "HEAD~%d" % len(names))
         written = sorted(os.listdir(out))
         if written != names:
-            raise SystemExit("error: the rewritten series does not match glue/series")
+            raise SystemExit("error: the rewritten series does not match the glue patches")
         for name in names:
             new = open(os.path.join(out, name)).read()
             old = open(os.path.join(TOP, "glue", name)).read()

@@ -15,9 +15,13 @@ step() { printf '\n==> %s\n' "$*"; }
 info() { printf '    %s\n' "$*"; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
-# The hash of glue/series and the patches it names: prepare re-applies the
+# The glue patches, glue/NNNN-*.patch, in number order.
+series_names() {
+	(cd "$TOP/glue" && ls [0-9][0-9][0-9][0-9]-*.patch)
+}
+
+# The hash of the glue patches' names and contents: prepare re-applies the
 # series when it changes.
 series_hash() {
-	cat "$TOP/glue/series" $(sed -e 's/#.*//' -e '/^\s*$/d' -e "s|^|$TOP/glue/|" "$TOP/glue/series") |
-		sha256sum | cut -d' ' -f1
+	{ series_names; (cd "$TOP/glue" && cat $(series_names)); } | sha256sum | cut -d' ' -f1
 }

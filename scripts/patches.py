@@ -3,6 +3,9 @@
 
   patches.py make            write build/patches/: a `git format-patch` series
                              (with cover letter) against the pinned tree
+  patches.py series          list the glue patches in order
+  patches.py grafts          check glue/manifest and list where each project
+                             file goes: <repository path> <kernel path>
   patches.py check [--build] apply build/patches/ with `git am` to a fresh
                              unpack, one patch at a time, run checkpatch.pl
                              --strict on each, and check that the result is
@@ -10,7 +13,7 @@
                              --build, also build the kernel after every patch
 
 Each patch is one glue/ patch (its changes to existing kernel files and its
-commit message) plus the project files glue/adds assigns to it.
+commit message) plus the project files glue/manifest assigns to it.
 """
 import os
 import re
@@ -103,31 +106,53 @@ def entries(path):
 
 
 def series():
-    return [e[0] for e in entries(os.path.join(TOP, "glue", "series"))]
+    """The glue patches, glue/NNNN-*.patch, in number order."""
+    names = sorted(f for f in os.listdir(os.path.join(TOP, "glue"))
+                   if re.match(r"^\d{4}-.*\.patch$", f))
+    for n, name in enumerate(names, 1):
+        if int(name[:4]) != n:
+            die(f"glue/{name}: the patches must be numbered 0001, 0002, ... without gaps")
+    return names
+
+
+MANIFEST = os.path.join(TOP, "glue", "manifest")
+# Where project files live: every file under these must be in the manifest.
+PROJECT_DIRS = ("rust", "tests/kunit", "tests/selftests/riscv")
+
+
+def manifest():
+    """[(patch number, repository path or Kconfig:SYMBOL, kernel path or None)]
+    from glue/manifest, each line checked."""
+    lines = []
+    for e in entries(MANIFEST):
+        if not e[0].isdigit() or len(e) != (2 if e[1].startswith("Kconfig:") else 3):
+            die(f"glue/manifest: bad line: {' '.join(e)}")
+        lines.append((int(e[0]), e[1], e[2] if len(e) == 3 else None))
+    return lines
 
 
 def graft_rules():
-    return [(src, dst) for src, dst in entries(os.path.join(TOP, "scripts", "graft.map"))]
+    """[(repository path, kernel path)] of every project file."""
+    return [(src, dst) for _, src, dst in manifest() if dst]
 
 
 def tree_path(repo_file):
     for src, dst in graft_rules():
         if repo_file == src:
             return dst
-        if repo_file.startswith(src + "/"):
-            return dst + repo_file[len(src):]
-    die(f"{repo_file} is not grafted by scripts/graft.map")
+    die(f"{repo_file} is not in glue/manifest")
 
 
 def grafted_files():
-    files = set()
-    for src, _ in graft_rules():
-        full = os.path.join(TOP, src)
-        if os.path.isdir(full):
-            for root, _, names in os.walk(full):
-                files.update(os.path.relpath(os.path.join(root, n), TOP) for n in names)
-        else:
-            files.add(src)
+    return {src for src, _ in graft_rules()}
+
+
+def project_files():
+    """The files under PROJECT_DIRS, and ./Kconfig."""
+    files = {"Kconfig"}
+    for d in PROJECT_DIRS:
+        for root, _, names in os.walk(os.path.join(TOP, d)):
+            files.update(os.path.relpath(os.path.join(root, n), TOP) for n in names)
     return files
 
 
@@ -146,25 +171,26 @@ def kconfig_blocks():
 
 
 def assignments():
-    """{patch number: [entries]} from glue/adds, checked for full coverage."""
+    """{patch number: [entries]} from glue/manifest, checked for full coverage:
+    every project file and every option of ./Kconfig exactly once."""
     adds = {}
     seen = []
-    for n, what in entries(os.path.join(TOP, "glue", "adds")):
-        adds.setdefault(int(n), []).append(what)
+    for n, what, _ in manifest():
+        adds.setdefault(n, []).append(what)
         seen.append(what)
     dup = {w for w in seen if seen.count(w) > 1}
     if dup:
-        die(f"glue/adds assigns more than once: {' '.join(sorted(dup))}")
-    files = {w for w in seen if not w.startswith("Kconfig")}
-    missing = grafted_files() - files - {"Kconfig"}
-    extra = files - grafted_files()
+        die(f"glue/manifest names more than once: {' '.join(sorted(dup))}")
+    files = {w for w in seen if not w.startswith("Kconfig:")}
+    missing = project_files() - files
+    extra = {f for f in files if not os.path.isfile(os.path.join(TOP, f))}
     syms = {s for s, _ in kconfig_blocks()[1]}
     got = {w.split(":", 1)[1] for w in seen if w.startswith("Kconfig:")}
-    if missing or extra or syms != got or "Kconfig" not in seen:
-        die("glue/adds does not cover the project exactly: "
-            f"unassigned {sorted(missing | (syms - got))}, unknown {sorted(extra | (got - syms))}")
-    if max(adds) > len(series()):
-        die("glue/adds names a patch beyond glue/series")
+    if missing or extra or syms != got:
+        die("glue/manifest does not cover the project exactly: "
+            f"missing {sorted(missing | (syms - got))}, unknown {sorted(extra | (got - syms))}")
+    if max(adds) > len(series()) or min(adds) < 1:
+        die(f"glue/manifest names a patch outside 1-{len(series())}")
     return adds
 
 
@@ -318,6 +344,13 @@ def check(build):
 
 
 def main():
+    if len(sys.argv) == 2 and sys.argv[1] == "series":
+        print("\n".join(series()))
+        return 0
+    if len(sys.argv) == 2 and sys.argv[1] == "grafts":
+        assignments()
+        print("\n".join(f"{src} {dst}" for src, dst in graft_rules()))
+        return 0
     if len(sys.argv) < 2 or sys.argv[1] not in ("make", "check"):
         print(__doc__)
         return 2

@@ -66,7 +66,7 @@ else
 		rm -rf "$ORIG"
 	fi
 	rm -rf "$APPLIED"
-	for p in $(sed -e 's/#.*//' -e '/^\s*$/d' "$TOP/glue/series"); do
+	for p in $(series_names); do
 		info "applying $p"
 		if ! patch -d "$SRC" -p1 -s -f -N --dry-run < "$TOP/glue/$p" >/tmp/rsproj-patch.$$ 2>&1; then
 			cat /tmp/rsproj-patch.$$ >&2
@@ -87,18 +87,13 @@ else
 fi
 
 step "kernel: graft project files"
-# Each line of graft.map: <path in this repository> <path in the kernel tree>.
+# glue/manifest says where each project file goes in the kernel tree.
+grafts=$(python3 "$TOP/scripts/patches.py" grafts) || die "glue/manifest is out of date"
 n=0
 while read -r from to; do
-	case "$from" in ''|'#'*) continue ;; esac
-	if [ -d "$TOP/$from" ]; then
-		mkdir -p "$SRC/$to"
-		rsync -rc --out-format='    updated %n' "$TOP/$from/" "$SRC/$to/"
-	else
-		mkdir -p "$(dirname "$SRC/$to")"
-		cmp -s "$TOP/$from" "$SRC/$to" || { cp "$TOP/$from" "$SRC/$to"; info "updated $to"; }
-	fi
+	mkdir -p "$(dirname "$SRC/$to")"
+	cmp -s "$TOP/$from" "$SRC/$to" || { cp "$TOP/$from" "$SRC/$to"; info "updated $to"; }
 	n=$((n + 1))
-done < "$TOP/scripts/graft.map"
-info "$n graft rules applied"
+done <<< "$grafts"
+info "$n project files in place"
 python3 "$TOP/scripts/glue.py" record

@@ -9,6 +9,7 @@ import argparse
 import json
 import os
 import re
+import select
 import subprocess
 import sys
 import time
@@ -79,46 +80,119 @@ def pack_initramfs(kdir, plan, programs, out):
             raise RuntimeError("gen_init_cpio failed")
 
 
+# Seconds without a byte on the console after which boot() stops QEMU: a
+# machine that hangs without a word would otherwise run to the overall
+# timeout. Outside the test programs a passing boot is never quiet for
+# long: the longest gap between kernel messages before init, the debug
+# kernel's KASAN/lockdep boot included, is under 2 s (build/logs/); a plan
+# entry (a test program) gets its own limit instead, see plan_silence().
+SILENCE = 120
+
+
+def plan_silence(plan, silence=SILENCE, icount=False):
+    """The silence limit of each plan entry while it runs: its own timeout
+    plus `silence`. A test program may print nothing until it finishes
+    (pmu_snapshot_fuzz on the debug kernel is silent for 150 s), and init
+    ends it at its timeout with an @@END line. Under icount init's clock
+    counts instructions, not seconds: no limit (None) there."""
+    limits = {}
+    for line in plan:
+        parts = line.split()
+        if len(parts) >= 2 and parts[1].isdigit():
+            limits[parts[0]] = None if icount or silence is None else int(parts[1]) + silence
+    return limits
+
+
+class Console:
+    """What watch() saw: the console lines, the seconds it ran, why it
+    stopped the command (None: it ended by itself; "timeout after N s";
+    "silent for N s") and the longest stretch without output (s)."""
+
+    def __init__(self):
+        self.lines, self.secs, self.stopped, self.longest_silence = [], 0.0, None, 0.0
+
+
+FRAME = re.compile(r"@@(BEGIN|END) (\S+)")
+
+
+def watch(cmd, log, timeout, silence=SILENCE, echo=False, entry_silence=None):
+    """Runs cmd (QEMU) with stdout and stderr as its console, writing every
+    line to log (and to stdout with echo), and kills it once `timeout`
+    seconds have passed or once it has printed nothing for `silence`
+    seconds (None: no silence limit). From an "@@BEGIN name" line to its
+    "@@END name", entry_silence[name] replaces `silence` if name is there.
+    Returns a Console."""
+    entry_silence = entry_silence or {}
+    con, entry, buf = Console(), None, b""
+    start = time.time()
+    last, deadline = start, start + timeout
+    with open(log, "w") as f:
+        p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                             stdin=subprocess.DEVNULL)
+        fd = p.stdout.fileno()
+        while True:
+            limit = entry_silence[entry] if entry is not None else silence
+            now = time.time()
+            if now >= deadline:
+                con.stopped = f"timeout after {timeout:g} s"
+            elif limit is not None and now >= last + limit:
+                con.stopped = f"silent for {limit:g} s"
+            if con.stopped:
+                p.kill()
+                break
+            wait = deadline - now if limit is None else min(deadline, last + limit) - now
+            if not select.select([fd], [], [], wait)[0]:
+                continue
+            chunk = os.read(fd, 65536)
+            if not chunk:  # the console closed: QEMU is exiting
+                try:
+                    p.wait(timeout=max(0.0, deadline - time.time()))
+                except subprocess.TimeoutExpired:
+                    con.stopped = f"timeout after {timeout:g} s"
+                    p.kill()
+                break
+            now = time.time()
+            con.longest_silence = max(con.longest_silence, now - last)
+            last = now
+            *done, buf = (buf + chunk).split(b"\n")
+            for raw in done:
+                line = raw.decode("utf-8", "replace").rstrip("\r")
+                f.write(line + "\n")
+                con.lines.append(line)
+                if echo:
+                    print(line, flush=True)
+                m = FRAME.search(line)
+                if m and m.group(1) == "BEGIN" and entry is None and m.group(2) in entry_silence:
+                    entry = m.group(2)
+                elif m and m.group(1) == "END" and m.group(2) == entry:
+                    entry = None
+        if buf:
+            con.lines.append(buf.decode("utf-8", "replace"))
+            f.write(con.lines[-1] + "\n")
+        p.wait()
+        p.stdout.close()
+    con.secs = time.time() - start
+    con.longest_silence = max(con.longest_silence, min(time.time(), deadline) - last)
+    return con
+
+
 def boot(variant, plan, programs, log, timeout=600, smp=2, icount=False, echo=False,
-         extra=()):
-    """Boots the variant's kernel; returns (console lines, seconds, timed_out)."""
-    kdir = os.path.join(BUILD, "kernel-" + variant)
+         extra=(), silence=SILENCE, entry_silence=None, kdir=None, append=""):
+    """Boots the variant's kernel (kdir: another build directory than
+    $BUILD/kernel-<variant>) with `append` added to its command line;
+    returns (console lines, seconds, timed_out). timed_out is False, or why
+    QEMU was stopped: "timeout after N s" (`timeout` seconds in all) or
+    "silent for N s" (no console output for `silence` seconds; while a plan
+    entry runs, for entry_silence[name], by default plan_silence())."""
+    kdir = kdir or os.path.join(BUILD, "kernel-" + variant)
     image = os.path.join(kdir, "arch", "riscv", "boot", "Image")
     initrd = log + ".initramfs.gz"
     pack_initramfs(kdir, plan, programs, initrd)
-    start = time.time()
-    lines, timed_out = [], False
-    with open(log, "w") as f:
-        p = subprocess.Popen(qemu_cmd(image, initrd, smp, icount, extra=extra),
-                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                             stdin=subprocess.DEVNULL)
-        deadline = start + timeout
-        os.set_blocking(p.stdout.fileno(), False)
-        buf = b""
-        while True:
-            chunk = p.stdout.read()
-            if chunk:
-                buf += chunk
-                *done, buf = buf.split(b"\n")
-                for raw in done:
-                    line = raw.decode("utf-8", "replace").rstrip("\r")
-                    f.write(line + "\n")
-                    lines.append(line)
-                    if echo:
-                        print(line, flush=True)
-            elif p.poll() is not None:
-                break
-            else:
-                time.sleep(0.05)
-            if time.time() > deadline:
-                p.kill()
-                timed_out = True
-                break
-        if buf:
-            lines.append(buf.decode("utf-8", "replace"))
-            f.write(lines[-1] + "\n")
-        p.wait()
-    return lines, time.time() - start, timed_out
+    if entry_silence is None:
+        entry_silence = plan_silence(plan, silence, icount)
+    con = watch(qemu_cmd(image, initrd, smp, icount, append=append, extra=extra), log, timeout,
+                silence, echo, entry_silence)
+    return con.lines, con.secs, con.stopped or False
 
 
 class Results:
@@ -365,7 +439,7 @@ def run(variant, tests, results, label=None, timeout=900, smp=2, echo=False, ico
     boot_name = f"boot[{label}]"
     problems = scan_reports(lines)
     if timed_out:
-        problems.append(f"timeout after {timeout} s")
+        problems.append(timed_out)  # "timeout after N s" or "silent for N s"
     if not any(line.startswith("@@DONE") for line in lines) and not timed_out:
         problems.append("init did not finish")
     if problems:

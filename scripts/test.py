@@ -109,6 +109,21 @@ def rust_gates(results):
     TIMES.append(("rustfmt + clippy + patch series", time.time() - start))
 
 
+def script_tests(results):
+    """Unit tests of the scripts themselves (tests/scripts): the manifest
+    check, the boot helper's timeouts."""
+    print("\n######## unit tests of the scripts", flush=True)
+    r = subprocess.run([sys.executable, "-m", "unittest", "discover", "-v", "-s", "tests/scripts"],
+                       cwd=TOP, capture_output=True, text=True)
+    print(r.stderr[-3000:])
+    for m in re.finditer(r"^(test_\w+) \(([\w.]+)\)(?:\n.*?)? \.\.\. (ok|FAIL|ERROR)$",
+                         r.stderr, re.M):
+        results.add("scripts", f"{m.group(2).split('.')[0]}.{m.group(1)}",
+                    "pass" if m.group(3) == "ok" else "fail")
+    if r.returncode != 0 or not re.search(r"^Ran \d+ tests?", r.stderr, re.M):
+        results.add("scripts", "unittest discover tests/scripts", "fail", f"exit {r.returncode}")
+
+
 def spectre_gate(variants, results):
     """The speculation gate over the built kernels: its unit tests (which
     include the unmasked kvm_riscv_vcpu_pmu_fw_ctr_read of the kernel built
@@ -225,6 +240,7 @@ def main():
             fatal = True
             break
     host_tests(results)
+    script_tests(results)
     if not fatal:
         if "rust" in variants:
             rust_gates(results)

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * A minimal KVM VMM for riscv64: boots a Linux Image as a guest with one
- * vCPU, an initrd and a device tree it writes itself.
+ * vCPU, an initrd and a device tree it writes with the kernel tree's libfdt
+ * (scripts/dtc/libfdt, sequential-write API). The ONE_REG ids come from the
+ * KVM selftests' RISCV_*_REG() macros (include/riscv/processor.h).
  *
  *   vmm --kernel Image [--initrd initrd] [--cmdline "..." | --cmdline-file f] [--mem MiB]
  *       [--timeout seconds] [--no-uart] [--dtb-out file]
@@ -35,6 +37,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <linux/kvm.h>
+#include <libfdt.h>		/* scripts/dtc/libfdt */
+#include "processor.h"		/* tools/testing/selftests/kvm/include/riscv */
 
 #define RAM_BASE	0x80000000UL
 #define KERNEL_OFF	0x200000UL
@@ -73,12 +77,7 @@ static void die(const char *fmt, ...)
 	exit(EXIT_ERROR);
 }
 
-/* ---- ONE_REG ------------------------------------------------------- */
-
-static uint64_t reg_id(uint64_t type, uint64_t idx)
-{
-	return KVM_REG_RISCV | KVM_REG_SIZE_U64 | type | idx;
-}
+/* ---- ONE_REG (ids from the KVM selftests' RISCV_*_REG() macros) --------- */
 
 static int get_reg(uint64_t id, uint64_t *val)
 {
@@ -95,130 +94,23 @@ static void set_reg(uint64_t id, uint64_t val, const char *what)
 		die("KVM_SET_ONE_REG %s: %s", what, strerror(errno));
 }
 
-/* ---- a small flattened device tree writer ---------------------------- */
+/* ---- device tree (libfdt, sequential write) --------------------------- */
 
-struct fdt {
-	uint8_t st[16384];	/* structure block */
-	size_t st_len;
-	char str[4096];		/* strings block */
-	size_t str_len;
-};
+/* Every libfdt sequential-write call returns 0 or -FDT_ERR_*. */
+#define FDT_CHECK(call)	fdt_or_die((call), #call)
 
-static void be32(uint8_t *p, uint32_t v)
+static void fdt_or_die(int err, const char *call)
 {
-	p[0] = v >> 24; p[1] = v >> 16; p[2] = v >> 8; p[3] = v;
-}
-
-static void fdt_word(struct fdt *f, uint32_t v)
-{
-	if (f->st_len + 4 > sizeof(f->st))
-		die("device tree too large");
-	be32(f->st + f->st_len, v);
-	f->st_len += 4;
-}
-
-static void fdt_bytes(struct fdt *f, const void *data, size_t len)
-{
-	if (f->st_len + len + 3 > sizeof(f->st))
-		die("device tree too large");
-	memcpy(f->st + f->st_len, data, len);
-	f->st_len += len;
-	while (f->st_len & 3)
-		f->st[f->st_len++] = 0;
-}
-
-static uint32_t fdt_string(struct fdt *f, const char *name)
-{
-	size_t off = 0, n = strlen(name) + 1;
-
-	while (off < f->str_len) {	/* reuse a name already there */
-		if (!strcmp(f->str + off, name))
-			return off;
-		off += strlen(f->str + off) + 1;
-	}
-	if (f->str_len + n > sizeof(f->str))
-		die("device tree strings too large");
-	memcpy(f->str + f->str_len, name, n);
-	f->str_len += n;
-	return off;
-}
-
-static void fdt_begin(struct fdt *f, const char *name)
-{
-	fdt_word(f, 1);			/* FDT_BEGIN_NODE */
-	fdt_bytes(f, name, strlen(name) + 1);
-}
-
-static void fdt_end(struct fdt *f)
-{
-	fdt_word(f, 2);			/* FDT_END_NODE */
-}
-
-static void fdt_prop(struct fdt *f, const char *name, const void *val, size_t len)
-{
-	fdt_word(f, 3);			/* FDT_PROP */
-	fdt_word(f, len);
-	fdt_word(f, fdt_string(f, name));
-	fdt_bytes(f, val, len);
-}
-
-static void fdt_u32(struct fdt *f, const char *name, uint32_t v)
-{
-	uint8_t b[4];
-
-	be32(b, v);
-	fdt_prop(f, name, b, 4);
-}
-
-static void fdt_cells(struct fdt *f, const char *name, const uint64_t *v, int n)
-{
-	uint8_t b[64];
-	int i;
-
-	for (i = 0; i < n; i++) {	/* each value as two cells */
-		be32(b + 8 * i, v[i] >> 32);
-		be32(b + 8 * i + 4, v[i]);
-	}
-	fdt_prop(f, name, b, 8 * n);
+	if (err < 0)
+		die("%s: %s", call, fdt_strerror(err));
 }
 
 /* A "reg" property of one region: base and size, two cells each. */
-static void fdt_reg(struct fdt *f, uint64_t base, uint64_t size)
+static void fdt_reg(void *fdt, uint64_t base, uint64_t size)
 {
-	const uint64_t reg[2] = { base, size };
+	const fdt64_t reg[2] = { cpu_to_fdt64(base), cpu_to_fdt64(size) };
 
-	fdt_cells(f, "reg", reg, 2);
-}
-
-static void fdt_str(struct fdt *f, const char *name, const char *s)
-{
-	fdt_prop(f, name, s, strlen(s) + 1);
-}
-
-/* Writes the blob at dst (at most max bytes); returns its size. */
-static size_t fdt_finish(struct fdt *f, uint8_t *dst, size_t max)
-{
-	size_t off_rsv = 40, off_st = off_rsv + 16, off_str, total;
-
-	fdt_word(f, 9);			/* FDT_END */
-	off_str = off_st + f->st_len;
-	total = off_str + f->str_len;
-	if (total > max)
-		die("device tree does not fit");
-	memset(dst, 0, off_st);		/* header and the empty reserve map */
-	be32(dst + 0, 0xd00dfeed);
-	be32(dst + 4, total);
-	be32(dst + 8, off_st);
-	be32(dst + 12, off_str);
-	be32(dst + 16, off_rsv);
-	be32(dst + 20, 17);		/* version */
-	be32(dst + 24, 16);		/* last compatible version */
-	be32(dst + 28, 0);		/* boot cpu */
-	be32(dst + 32, f->str_len);
-	be32(dst + 36, f->st_len);
-	memcpy(dst + off_st, f->st, f->st_len);
-	memcpy(dst + off_str, f->str, f->str_len);
-	return total;
+	FDT_CHECK(fdt_property(fdt, "reg", reg, sizeof(reg)));
 }
 
 /* ---- ISA extensions KVM offers -------------------------------------- */
@@ -245,7 +137,7 @@ static int isa_ext_skipped(const char *n)
 	return !strcmp(n, "h") || !strcmp(n, "ssaia") || !strcmp(n, "smstateen");
 }
 
-static void cpu_node(struct fdt *f)
+static void cpu_node(void *fdt)
 {
 	char exts[1024], isa[1024] = "rv64";
 	size_t elen = 0, i;
@@ -253,7 +145,7 @@ static void cpu_node(struct fdt *f)
 	const char *order = "imafdqcv";
 
 	/* Single-letter extensions from the config register "isa". */
-	if (get_reg(reg_id(KVM_REG_RISCV_CONFIG, KVM_REG_RISCV_CONFIG_REG(isa)), &base) < 0)
+	if (get_reg(RISCV_CONFIG_REG(isa), &base) < 0)
 		die("get config isa: %s", strerror(errno));
 	for (i = 0; order[i]; i++)
 		if (base & (1UL << (order[i] - 'a'))) {
@@ -263,11 +155,10 @@ static void cpu_node(struct fdt *f)
 			isa[l + 1] = 0;
 		}
 
-	for (i = 0; i < sizeof(isa_ext_names) / sizeof(isa_ext_names[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(isa_ext_names); i++) {
 		const char *n = isa_ext_names[i];
-		uint64_t id = reg_id(KVM_REG_RISCV_ISA_EXT, KVM_REG_RISCV_ISA_SINGLE | i);
 
-		if (get_reg(id, &v) < 0 || !v || isa_ext_skipped(n))
+		if (get_reg(RISCV_ISA_EXT_REG(i), &v) < 0 || !v || isa_ext_skipped(n))
 			continue;
 		memcpy(exts + elen, n, strlen(n) + 1);
 		elen += strlen(n) + 1;
@@ -277,81 +168,81 @@ static void cpu_node(struct fdt *f)
 		}
 	}
 
-	fdt_begin(f, "cpu@0");
-	fdt_str(f, "device_type", "cpu");
-	fdt_u32(f, "reg", 0);
-	fdt_str(f, "status", "okay");
-	fdt_str(f, "compatible", "riscv");
-	fdt_str(f, "riscv,isa", isa);
-	fdt_str(f, "riscv,isa-base", "rv64i");
-	fdt_prop(f, "riscv,isa-extensions", exts, elen);
-	if (!get_reg(reg_id(KVM_REG_RISCV_CONFIG, KVM_REG_RISCV_CONFIG_REG(zicbom_block_size)),
-		     &v) && v)
-		fdt_u32(f, "riscv,cbom-block-size", v);
-	if (!get_reg(reg_id(KVM_REG_RISCV_CONFIG, KVM_REG_RISCV_CONFIG_REG(zicboz_block_size)),
-		     &v) && v)
-		fdt_u32(f, "riscv,cboz-block-size", v);
+	FDT_CHECK(fdt_begin_node(fdt, "cpu@0"));
+	FDT_CHECK(fdt_property_string(fdt, "device_type", "cpu"));
+	FDT_CHECK(fdt_property_u32(fdt, "reg", 0));
+	FDT_CHECK(fdt_property_string(fdt, "status", "okay"));
+	FDT_CHECK(fdt_property_string(fdt, "compatible", "riscv"));
+	FDT_CHECK(fdt_property_string(fdt, "riscv,isa", isa));
+	FDT_CHECK(fdt_property_string(fdt, "riscv,isa-base", "rv64i"));
+	FDT_CHECK(fdt_property(fdt, "riscv,isa-extensions", exts, elen));
+	if (!get_reg(RISCV_CONFIG_REG(zicbom_block_size), &v) && v)
+		FDT_CHECK(fdt_property_u32(fdt, "riscv,cbom-block-size", v));
+	if (!get_reg(RISCV_CONFIG_REG(zicboz_block_size), &v) && v)
+		FDT_CHECK(fdt_property_u32(fdt, "riscv,cboz-block-size", v));
 	v = 8;
-	get_reg(reg_id(KVM_REG_RISCV_CONFIG, KVM_REG_RISCV_CONFIG_REG(satp_mode)), &v);
-	fdt_str(f, "mmu-type", v == 10 ? "riscv,sv57" : v == 9 ? "riscv,sv48" : "riscv,sv39");
-	fdt_begin(f, "interrupt-controller");
-	fdt_u32(f, "#interrupt-cells", 1);
-	fdt_prop(f, "interrupt-controller", NULL, 0);
-	fdt_str(f, "compatible", "riscv,cpu-intc");
-	fdt_u32(f, "phandle", 1);
-	fdt_end(f);
-	fdt_end(f);
+	get_reg(RISCV_CONFIG_REG(satp_mode), &v);
+	FDT_CHECK(fdt_property_string(fdt, "mmu-type", v == 10 ? "riscv,sv57" :
+				      v == 9 ? "riscv,sv48" : "riscv,sv39"));
+	FDT_CHECK(fdt_begin_node(fdt, "interrupt-controller"));
+	FDT_CHECK(fdt_property_u32(fdt, "#interrupt-cells", 1));
+	FDT_CHECK(fdt_property(fdt, "interrupt-controller", "", 0));	/* empty */
+	FDT_CHECK(fdt_property_string(fdt, "compatible", "riscv,cpu-intc"));
+	FDT_CHECK(fdt_property_u32(fdt, "phandle", 1));
+	FDT_CHECK(fdt_end_node(fdt));
+	FDT_CHECK(fdt_end_node(fdt));
 	fprintf(stderr, "vmm: guest isa %s\n", isa);
 }
 
-static size_t make_fdt(uint8_t *dst, size_t max, const char *cmdline, uint64_t initrd,
+/* Writes the device tree blob at fdt (at most max bytes); returns its size. */
+static size_t make_fdt(void *fdt, size_t max, const char *cmdline, uint64_t initrd,
 		       uint64_t initrd_len, int uart)
 {
-	static struct fdt f;
-	uint64_t v, cells[2];
 	char name[64];
+	uint64_t v;
 
-	fdt_begin(&f, "");
-	fdt_u32(&f, "#address-cells", 2);
-	fdt_u32(&f, "#size-cells", 2);
-	fdt_str(&f, "compatible", "linux,dummy-virt");
-	fdt_str(&f, "model", "rsproj-vmm");
+	FDT_CHECK(fdt_create(fdt, max));
+	FDT_CHECK(fdt_finish_reservemap(fdt));
+	FDT_CHECK(fdt_begin_node(fdt, ""));
+	FDT_CHECK(fdt_property_u32(fdt, "#address-cells", 2));
+	FDT_CHECK(fdt_property_u32(fdt, "#size-cells", 2));
+	FDT_CHECK(fdt_property_string(fdt, "compatible", "linux,dummy-virt"));
+	FDT_CHECK(fdt_property_string(fdt, "model", "rsproj-vmm"));
 
-	fdt_begin(&f, "chosen");
-	fdt_str(&f, "bootargs", cmdline);
+	FDT_CHECK(fdt_begin_node(fdt, "chosen"));
+	FDT_CHECK(fdt_property_string(fdt, "bootargs", cmdline));
 	if (initrd_len) {
-		cells[0] = initrd;
-		fdt_cells(&f, "linux,initrd-start", cells, 1);
-		cells[0] = initrd + initrd_len;
-		fdt_cells(&f, "linux,initrd-end", cells, 1);
+		FDT_CHECK(fdt_property_u64(fdt, "linux,initrd-start", initrd));
+		FDT_CHECK(fdt_property_u64(fdt, "linux,initrd-end", initrd + initrd_len));
 	}
-	fdt_end(&f);
+	FDT_CHECK(fdt_end_node(fdt));
 
-	fdt_begin(&f, "cpus");
-	fdt_u32(&f, "#address-cells", 1);
-	fdt_u32(&f, "#size-cells", 0);
-	if (get_reg(reg_id(KVM_REG_RISCV_TIMER, KVM_REG_RISCV_TIMER_REG(frequency)), &v) < 0)
+	FDT_CHECK(fdt_begin_node(fdt, "cpus"));
+	FDT_CHECK(fdt_property_u32(fdt, "#address-cells", 1));
+	FDT_CHECK(fdt_property_u32(fdt, "#size-cells", 0));
+	if (get_reg(RISCV_TIMER_REG(frequency), &v) < 0)
 		die("get timer frequency: %s", strerror(errno));
-	fdt_u32(&f, "timebase-frequency", v);
-	cpu_node(&f);
-	fdt_end(&f);
+	FDT_CHECK(fdt_property_u32(fdt, "timebase-frequency", v));
+	cpu_node(fdt);
+	FDT_CHECK(fdt_end_node(fdt));
 
 	snprintf(name, sizeof(name), "memory@%lx", RAM_BASE);
-	fdt_begin(&f, name);
-	fdt_str(&f, "device_type", "memory");
-	fdt_reg(&f, RAM_BASE, ram_size);
-	fdt_end(&f);
+	FDT_CHECK(fdt_begin_node(fdt, name));
+	FDT_CHECK(fdt_property_string(fdt, "device_type", "memory"));
+	fdt_reg(fdt, RAM_BASE, ram_size);
+	FDT_CHECK(fdt_end_node(fdt));
 
 	if (uart) {
 		snprintf(name, sizeof(name), "serial@%lx", UART_BASE);
-		fdt_begin(&f, name);
-		fdt_str(&f, "compatible", "ns16550a");
-		fdt_reg(&f, UART_BASE, UART_SIZE);
-		fdt_u32(&f, "clock-frequency", 3686400);
-		fdt_end(&f);
+		FDT_CHECK(fdt_begin_node(fdt, name));
+		FDT_CHECK(fdt_property_string(fdt, "compatible", "ns16550a"));
+		fdt_reg(fdt, UART_BASE, UART_SIZE);
+		FDT_CHECK(fdt_property_u32(fdt, "clock-frequency", 3686400));
+		FDT_CHECK(fdt_end_node(fdt));
 	}
-	fdt_end(&f);
-	return fdt_finish(&f, dst, max);
+	FDT_CHECK(fdt_end_node(fdt));
+	FDT_CHECK(fdt_finish(fdt));
+	return fdt_totalsize(fdt);
 }
 
 /* ---- statistics ----------------------------------------------------- */
@@ -680,10 +571,8 @@ int main(int argc, char **argv)
 		die("mmap kvm_run: %s", strerror(errno));
 
 	/* The SBI debug console is off by default: turn it on. */
-	set_reg(reg_id(KVM_REG_RISCV_SBI_EXT, KVM_REG_RISCV_SBI_SINGLE | KVM_RISCV_SBI_EXT_DBCN),
-		1, "SBI DBCN enable");
-	if (get_reg(reg_id(KVM_REG_RISCV_SBI_EXT, KVM_REG_RISCV_SBI_SINGLE | KVM_RISCV_SBI_EXT_PMU),
-		    &v) < 0 || !v)
+	set_reg(RISCV_SBI_EXT_REG(KVM_RISCV_SBI_EXT_DBCN), 1, "SBI DBCN enable");
+	if (get_reg(RISCV_SBI_EXT_REG(KVM_RISCV_SBI_EXT_PMU), &v) < 0 || !v)
 		fprintf(stderr, "vmm: warning: SBI PMU extension not available to the guest\n");
 
 	/* Image at RAM + 2 MiB; initrd after the kernel's memory footprint. */
@@ -714,10 +603,9 @@ int main(int argc, char **argv)
 		(unsigned long long)fdt_gpa);
 
 	/* Boot protocol: pc = Image, a0 = hart id, a1 = device tree, S-mode. */
-	set_reg(reg_id(KVM_REG_RISCV_CORE, KVM_REG_RISCV_CORE_REG(regs.pc)),
-		RAM_BASE + KERNEL_OFF, "pc");
-	set_reg(reg_id(KVM_REG_RISCV_CORE, KVM_REG_RISCV_CORE_REG(regs.a0)), 0, "a0");
-	set_reg(reg_id(KVM_REG_RISCV_CORE, KVM_REG_RISCV_CORE_REG(regs.a1)), fdt_gpa, "a1");
+	set_reg(RISCV_CORE_REG(regs.pc), RAM_BASE + KERNEL_OFF, "pc");
+	set_reg(RISCV_CORE_REG(regs.a0), 0, "a0");
+	set_reg(RISCV_CORE_REG(regs.a1), fdt_gpa, "a1");
 	stats_open();
 
 	for (;;) {

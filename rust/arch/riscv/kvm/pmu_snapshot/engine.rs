@@ -6,8 +6,8 @@
 //! same code runs in the kernel (over a real vCPU) and in tests (over fakes).
 
 use super::abi::{SbiError, SbiResult};
-use super::area::AREA_SIZE;
-use super::request::{index_nospec, Bits, CounterSet, ShmemRequest, StartInit, StopFlags};
+use super::area::{AREA_SIZE, NUM_SLOTS};
+use super::request::{index_nospec, Bits, CounterSet, Runs, ShmemRequest, StartInit, StopFlags};
 
 /// A guest physical address.
 pub(crate) type Gpa = u64;
@@ -44,10 +44,17 @@ pub(crate) trait MappedArea {
     fn bitmap(&mut self) -> u64;
     /// Writes the overflow bitmap word.
     fn set_bitmap(&mut self, value: u64);
-    /// Reads value slot `slot` (below [`NUM_SLOTS`](super::area::NUM_SLOTS)).
+    /// Reads value slot `slot` (below [`NUM_SLOTS`]).
     fn slot(&mut self, slot: usize) -> u64;
-    /// Writes value slot `slot` (below [`NUM_SLOTS`](super::area::NUM_SLOTS)).
+    /// Writes value slot `slot` (below [`NUM_SLOTS`]).
     fn set_slot(&mut self, slot: usize, value: u64);
+    /// Writes `values` into the slots from `first` on, as far as the last
+    /// slot.
+    fn set_slots(&mut self, first: usize, values: impl Iterator<Item = u64>) {
+        for (slot, value) in (first..NUM_SLOTS).zip(values) {
+            self.set_slot(slot, value);
+        }
+    }
     /// Zeroes the whole area.
     fn clear(&mut self);
 }
@@ -116,6 +123,13 @@ pub(crate) trait CounterBank {
     fn hardware(&self) -> u64;
     /// The value of a counter (current for a stopped counter).
     fn value(&self, counter: usize) -> u64;
+    /// The values of the `count` counters from `counter` on, as [`value`]
+    /// gives them (fewer if the counters end first).
+    ///
+    /// [`value`]: CounterBank::value
+    fn values(&self, counter: usize, count: usize) -> impl Iterator<Item = u64> + '_ {
+        (counter..counter.saturating_add(count).min(self.num_counters())).map(|c| self.value(c))
+    }
     /// Starts a stopped firmware counter from `init`, or from its value
     /// with `None`; a started one is left alone (`Already`). Never sleeps.
     fn start_firmware(&mut self, counter: usize, init: Option<u64>) -> Step;
@@ -400,11 +414,9 @@ fn stop_all<C: CounterBank>(ctrs: &mut C, set: &CounterSet, wanted: u64) -> Outc
 /// memory is gone).
 ///
 /// Hardware counters stop first, outside any access (stopping a perf event
-/// may sleep). Then one access saves them, stops each firmware counter as
-/// its slot is written, and updates the bitmap word. (A stack buffer for
-/// the hardware counters' values would save walking their mask twice, but
-/// the kernel zeroes every stack buffer on entry: measured, that costs
-/// more, and so does a separate function for sets with hardware counters.)
+/// may sleep). Then one access saves them, a run of neighbouring counters
+/// at a time, stops each firmware counter as its slot is written, and
+/// updates the bitmap word.
 fn stop_to_snapshot<M: SnapshotMemory, C: CounterBank>(
     mem: &mut M,
     ctrs: &mut C,
@@ -422,8 +434,8 @@ fn stop_to_snapshot<M: SnapshotMemory, C: CounterBank>(
         out.merge(&stop_firmware(ctrs, set, wanted & !hardware, |_, _| {}));
         return (out, (out.done | out.already) != 0);
     };
-    for slot in Bits(out.done | out.already) {
-        mapped.set_slot(slot, ctrs.value(set.counter(slot)));
+    for (first, count) in Runs(out.done | out.already) {
+        mapped.set_slots(first, ctrs.values(set.counter(first), count));
     }
     out.merge(&stop_firmware(
         ctrs,

@@ -13,7 +13,7 @@ use super::abi::SbiError;
 use super::area::{self, AREA_SIZE};
 use super::engine::{self, CounterBank, Gpa, MappedArea, MemFault, SnapshotMemory, Step};
 use super::request::{
-    index_nospec, index_nospec_pow2, Bits, CounterSet, ShmemRequest, StartInit, StopFlags,
+    index_nospec, index_nospec_pow2, Bits, CounterSet, Runs, ShmemRequest, StartInit, StopFlags,
 };
 
 /// Bytes of scratch memory each case needs.
@@ -570,6 +570,22 @@ fn counter_set_bounds(_: &mut [u8]) -> CaseResult {
     Ok(())
 }
 
+/// `Runs` splits a mask into its runs of neighbouring bits, the top bit and
+/// a full mask included.
+fn runs_split_masks(_: &mut [u8]) -> CaseResult {
+    check!(Runs(0).next().is_none());
+    let mut it = Runs(0b1110_0110_0001);
+    check!(it.next() == Some((0, 1)) && it.next() == Some((5, 2)));
+    check!(it.next() == Some((9, 3)) && it.next().is_none());
+    let mut it = Runs(1 << 63 | 0xff);
+    check!(it.next() == Some((0, 8)) && it.next() == Some((63, 1)) && it.next().is_none());
+    let mut it = Runs(u64::MAX);
+    check!(it.next() == Some((0, 64)) && it.next().is_none());
+    let mut it = Runs(u64::MAX << 1);
+    check!(it.next() == Some((1, 63)) && it.next().is_none());
+    Ok(())
+}
+
 /// `index_nospec` keeps indices below the size and clamps the others to 0.
 fn nospec_clamps(_: &mut [u8]) -> CaseResult {
     check!(index_nospec(0, 19) == 0);
@@ -869,6 +885,27 @@ fn hardware_counters_outside_access(scratch: &mut [u8]) -> CaseResult {
     Ok(())
 }
 
+/// Hardware counters are saved a run of neighbours at a time: a counter
+/// in the gap between two runs, or past the last counter, keeps its slot.
+fn hardware_runs_leave_gaps(scratch: &mut [u8]) -> CaseResult {
+    let (mut mem, area) = registered(scratch, A)?;
+    // Counters 13..=18 are hardware counters; 15 is not configured.
+    let mut ctrs = FakeCtrs::new(19, 0b111_0110 << 12);
+    ctrs.hardware = 0b111_1110 << 12;
+    for slot in 0..8 {
+        mem.set_slot(A, slot, 7);
+    }
+    check!(engine::start(&mut mem, &mut ctrs, area, 13, 0b11_1011, 0, 0) == Ok(()));
+    check!(engine::stop(&mut mem, &mut ctrs, area, 12, 0b111_1111, 2) == Ok(()));
+    // Slot 0 is counter 12 (not in use), slot 3 counter 15.
+    check!(mem.slot(A, 0) == 7 && mem.slot(A, 3) == 7 && mem.slot(A, 7) == 7);
+    for slot in [1, 2, 4, 5, 6] {
+        check!(mem.slot(A, slot) == ctrs.value[12 + slot] && ctrs.value[12 + slot] != 7);
+    }
+    check!(!ctrs.slept_in_access && !mem.in_access && mem.stray == 0);
+    Ok(())
+}
+
 /// When the area's memory goes away, a stop still stops every counter, and
 /// the snapshot calls fail with `Failed`; hardware counters, too.
 fn area_gone_still_stops(scratch: &mut [u8]) -> CaseResult {
@@ -928,6 +965,7 @@ cases!(
     shmem_validation_table,
     flag_validation,
     counter_set_bounds,
+    runs_split_masks,
     nospec_clamps,
     set_shmem_zeroes_and_replaces,
     set_shmem_bad_addresses,
@@ -941,6 +979,7 @@ cases!(
     area_gone_is_failure,
     replaced_area_is_left_alone,
     hardware_counters_outside_access,
+    hardware_runs_leave_gaps,
     area_gone_still_stops,
     fw_read_firmware_only,
     ctr_info_bounds,

@@ -207,6 +207,17 @@ impl MappedArea for Mapped<'_> {
         self.write(slot_offset(slot & (NUM_SLOTS - 1)) / WORD, value);
     }
 
+    fn set_slots(&mut self, first: usize, values: impl Iterator<Item = u64>) {
+        let first = first & (NUM_SLOTS - 1);
+        let words = self.word(slot_offset(first) / WORD);
+        self.dirty = true;
+        for (i, value) in (0..NUM_SLOTS - first).zip(values) {
+            // SAFETY: slots `first..NUM_SLOTS` are consecutive words of the
+            // mapped area (see `word`), and `i < NUM_SLOTS - first`.
+            unsafe { words.add(i).write_volatile(value.to_le()) };
+        }
+    }
+
     fn clear(&mut self) {
         for index in 0..AREA_SIZE / WORD {
             self.write(index, 0);
@@ -424,6 +435,17 @@ impl CounterBank for Counters<'_> {
         // SAFETY: the counter is valid and used by this thread only (type
         // invariants).
         unsafe { (*self.pmc(counter)).counter_val }
+    }
+
+    fn values(&self, counter: usize, count: usize) -> impl Iterator<Item = u64> + '_ {
+        // One masked index, then a walk that cannot leave `pmc` either.
+        let first = index_nospec_pow2(counter, NUM_SLOTS);
+        let pmcs = self.pmc(first);
+        (0..count.min(NUM_SLOTS - first)).map(move |i| {
+            // SAFETY: `first + i < NUM_SLOTS`, so this is a counter of `pmc`,
+            // valid and used by this thread only (type invariants).
+            unsafe { (*pmcs.add(i)).counter_val }
+        })
     }
 
     fn start_firmware(&mut self, counter: usize, init: Option<u64>) -> Step {
