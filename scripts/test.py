@@ -116,12 +116,16 @@ def script_tests(results):
     r = subprocess.run([sys.executable, "-m", "unittest", "discover", "-v", "-s", "tests/scripts"],
                        cwd=TOP, capture_output=True, text=True)
     print(r.stderr[-3000:])
+    found = 0
     for m in re.finditer(r"^(test_\w+) \(([\w.]+)\)(?:\n.*?)? \.\.\. (ok|FAIL|ERROR)$",
                          r.stderr, re.M):
+        found += 1
         results.add("scripts", f"{m.group(2).split('.')[0]}.{m.group(1)}",
                     "pass" if m.group(3) == "ok" else "fail")
-    if r.returncode != 0 or not re.search(r"^Ran \d+ tests?", r.stderr, re.M):
-        results.add("scripts", "unittest discover tests/scripts", "fail", f"exit {r.returncode}")
+    ran = re.search(r"^Ran (\d+) tests?", r.stderr, re.M)
+    if r.returncode != 0 or not ran or int(ran.group(1)) != found:
+        results.add("scripts", "unittest discover tests/scripts", "fail",
+                    f"exit {r.returncode}, {found} of {ran.group(1) if ran else '?'} results read")
 
 
 def spectre_gate(variants, results):

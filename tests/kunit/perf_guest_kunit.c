@@ -24,10 +24,11 @@ static const void *perf_guest_gen(const void *prev, char *desc)
 static void perf_guest_case(struct kunit *test)
 {
 	unsigned int index = (unsigned long)test->param_value - 1;
-	u32 line = riscv_perf_guest_test_run(index);
+	char msg[192];
+	u32 line = riscv_perf_guest_test_run(index, msg, sizeof(msg));
 
-	KUNIT_EXPECT_EQ_MSG(test, line, 0, "%s: check at line %u failed",
-			    riscv_perf_guest_test_name(index), line);
+	KUNIT_EXPECT_EQ_MSG(test, line, 0, "%s: line %u: %s",
+			    riscv_perf_guest_test_name(index), line, msg);
 }
 
 /*

@@ -25,13 +25,13 @@ static void pmu_snapshot_core(struct kunit *test)
 	unsigned int index = (unsigned long)test->param_value - 1;
 	size_t len = kvm_pmu_snapshot_test_scratch_size();
 	u8 *scratch = kunit_kzalloc(test, len, GFP_KERNEL);
+	char msg[192];
 	u32 line;
 
 	KUNIT_ASSERT_NOT_NULL(test, scratch);
-	line = kvm_pmu_snapshot_test_run(index, scratch, len);
-	KUNIT_EXPECT_EQ_MSG(test, line, 0,
-			    "%s: check at tests.rs:%u failed",
-			    kvm_pmu_snapshot_test_name(index), line);
+	line = kvm_pmu_snapshot_test_run(index, scratch, len, msg, sizeof(msg));
+	KUNIT_EXPECT_EQ_MSG(test, line, 0, "%s: tests.rs:%u: %s",
+			    kvm_pmu_snapshot_test_name(index), line, msg);
 }
 
 /*

@@ -34,6 +34,11 @@ def conditions_hash(source):
     return hashlib.sha256(re.sub(r"\s+", "", text).encode()).hexdigest()
 
 
+def read(path):
+    with open(path) as f:
+        return f.read()
+
+
 def recorded_hash(mirror_source):
     m = re.search(r"pfncache sha256[\s*]+([0-9a-f]{64})", mirror_source)
     if not m:
@@ -45,19 +50,19 @@ class PfncacheMirrorTest(unittest.TestCase):
     def test_kernel_pfncache_unchanged(self):
         if not os.path.exists(MIRROR):
             self.fail(f"{MIRROR} missing: run `make prepare` first")
-        self.assertEqual(conditions_hash(open(PFNCACHE).read()),
-                         recorded_hash(open(MIRROR).read()),
+        self.assertEqual(conditions_hash(read(PFNCACHE)),
+                         recorded_hash(read(MIRROR)),
                          "kvm_gpc_check() changed: re-check kvm_pmu_snapshot_gpc_valid() "
                          "against it, then record the new hash in its comment")
 
     def test_new_condition_is_caught(self):
-        source = open(PFNCACHE).read()
+        source = read(PFNCACHE)
         changed = source.replace("\tif (!gpc->valid)\n", "\tif (!gpc->valid || gpc->busy)\n", 1)
         self.assertNotEqual(changed, source)
         self.assertNotEqual(conditions_hash(changed), conditions_hash(source))
 
     def test_comments_and_layout_do_not_count(self):
-        source = open(PFNCACHE).read()
+        source = read(PFNCACHE)
         changed = source.replace("\tif (!gpc->active)\n", "\t/* note */\n\tif (!gpc->active )\n", 1)
         self.assertNotEqual(changed, source)
         self.assertEqual(conditions_hash(changed), conditions_hash(source))

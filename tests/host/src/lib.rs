@@ -15,6 +15,8 @@ mod abi;
 mod area;
 #[path = "../../../rust/arch/riscv/kvm/pmu_snapshot/engine.rs"]
 mod engine;
+#[path = "../../../rust/arch/riscv/lib/rust_cases.rs"]
+mod harness;
 #[path = "../../../rust/arch/riscv/kvm/pmu_snapshot/request.rs"]
 mod request;
 #[path = "../../../rust/arch/riscv/kvm/pmu_snapshot/tests.rs"]

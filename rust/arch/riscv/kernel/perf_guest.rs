@@ -17,6 +17,9 @@ use kernel::bindings;
 mod attribution;
 
 #[cfg(CONFIG_RISCV_PERF_GUEST_KUNIT_TEST)]
+#[path = "../lib/rust_cases.rs"]
+mod harness;
+#[cfg(CONFIG_RISCV_PERF_GUEST_KUNIT_TEST)]
 #[path = "perf_guest/kunit.rs"]
 mod kunit;
 #[cfg(CONFIG_RISCV_PERF_GUEST_KUNIT_TEST)]

@@ -36,6 +36,9 @@ mod request;
 mod vcpu;
 
 #[cfg(CONFIG_KVM_RISCV_PMU_SNAPSHOT_KUNIT_TEST)]
+#[path = "../lib/rust_cases.rs"]
+mod harness;
+#[cfg(CONFIG_KVM_RISCV_PMU_SNAPSHOT_KUNIT_TEST)]
 #[path = "pmu_snapshot/kunit.rs"]
 mod kunit;
 #[cfg(CONFIG_KVM_RISCV_PMU_SNAPSHOT_KUNIT_TEST)]

@@ -3,30 +3,12 @@
 //! Test cases for the perf attribution core, run by KUnit through
 //! `kunit.rs` and `perf_guest_kunit.c`.
 
+use crate::harness::{cases, check, check_eq, CaseResult};
+
 use super::attribution::{
     instruction_pointer, Context, MISC_GUEST_KERNEL, MISC_GUEST_USER, MISC_KERNEL, MISC_USER,
     PERF_GUEST_ACTIVE, PERF_GUEST_USER,
 };
-
-/// The result of a case: `Err(line)` names the failed check.
-pub(crate) type CaseResult = Result<(), u32>;
-
-/// A named test case; the name ends with a NUL for C.
-pub(crate) struct Case {
-    /// NUL-terminated name.
-    pub(crate) name: &'static str,
-    /// The case.
-    pub(crate) run: fn() -> CaseResult,
-}
-
-/// Returns `Err(line!())` from the enclosing case when `$cond` is false.
-macro_rules! check {
-    ($cond:expr) => {
-        if !$cond {
-            return Err(line!());
-        }
-    };
-}
 
 /// Short name for `PERF_GUEST_ACTIVE`.
 const ACTIVE: u32 = PERF_GUEST_ACTIVE;
@@ -35,16 +17,16 @@ const USER: u32 = PERF_GUEST_USER;
 
 /// No guest and supervisor-mode host registers: a host kernel sample (`MISC_KERNEL`).
 fn host_kernel() -> CaseResult {
-    check!(Context::of(0, false) == Context::HostKernel);
-    check!(Context::of(0, false).misc() == MISC_KERNEL);
+    check_eq!(Context::of(0, false), Context::HostKernel);
+    check_eq!(Context::of(0, false).misc(), MISC_KERNEL);
     check!(!Context::of(0, false).is_guest());
     Ok(())
 }
 
 /// No guest and user-mode host registers: a host user sample (`MISC_USER`).
 fn host_user() -> CaseResult {
-    check!(Context::of(0, true) == Context::HostUser);
-    check!(Context::of(0, true).misc() == MISC_USER);
+    check_eq!(Context::of(0, true), Context::HostUser);
+    check_eq!(Context::of(0, true).misc(), MISC_USER);
     Ok(())
 }
 
@@ -52,8 +34,8 @@ fn host_user() -> CaseResult {
 fn guest_kernel() -> CaseResult {
     // The host registers do not matter once a guest was interrupted.
     for host_user in [false, true] {
-        check!(Context::of(ACTIVE, host_user) == Context::GuestKernel);
-        check!(Context::of(ACTIVE, host_user).misc() == MISC_GUEST_KERNEL);
+        check_eq!(Context::of(ACTIVE, host_user), Context::GuestKernel);
+        check_eq!(Context::of(ACTIVE, host_user).misc(), MISC_GUEST_KERNEL);
     }
     Ok(())
 }
@@ -61,8 +43,11 @@ fn guest_kernel() -> CaseResult {
 /// An interrupted guest in user mode is `GuestUser`, whatever the host registers.
 fn guest_user() -> CaseResult {
     for host_user in [false, true] {
-        check!(Context::of(ACTIVE | USER, host_user) == Context::GuestUser);
-        check!(Context::of(ACTIVE | USER, host_user).misc() == MISC_GUEST_USER);
+        check_eq!(Context::of(ACTIVE | USER, host_user), Context::GuestUser);
+        check_eq!(
+            Context::of(ACTIVE | USER, host_user).misc(),
+            MISC_GUEST_USER
+        );
         check!(Context::of(ACTIVE | USER, host_user).is_guest());
     }
     Ok(())
@@ -70,9 +55,9 @@ fn guest_user() -> CaseResult {
 
 /// A guest state with bits set but not `ACTIVE` is attributed to the host.
 fn malformed_state_is_host() -> CaseResult {
-    check!(Context::of(USER, false) == Context::HostKernel);
-    check!(Context::of(USER, true) == Context::HostUser);
-    check!(Context::of(0x80, false) == Context::HostKernel);
+    check_eq!(Context::of(USER, false), Context::HostKernel);
+    check_eq!(Context::of(USER, true), Context::HostUser);
+    check_eq!(Context::of(0x80, false), Context::HostKernel);
     Ok(())
 }
 
@@ -80,7 +65,7 @@ fn malformed_state_is_host() -> CaseResult {
 /// for only then.
 fn ip_from_guest_only_in_guest() -> CaseResult {
     let mut asked = 0;
-    check!(
+    check_eq!(
         instruction_pointer(
             0,
             || {
@@ -88,10 +73,11 @@ fn ip_from_guest_only_in_guest() -> CaseResult {
                 0x1000
             },
             0xffff_0000
-        ) == 0xffff_0000
+        ),
+        0xffff_0000
     );
-    check!(asked == 0);
-    check!(
+    check_eq!(asked, 0);
+    check_eq!(
         instruction_pointer(
             ACTIVE,
             || {
@@ -99,9 +85,10 @@ fn ip_from_guest_only_in_guest() -> CaseResult {
                 0x1000
             },
             0xffff_0000
-        ) == 0x1000
+        ),
+        0x1000
     );
-    check!(
+    check_eq!(
         instruction_pointer(
             ACTIVE | USER,
             || {
@@ -109,10 +96,11 @@ fn ip_from_guest_only_in_guest() -> CaseResult {
                 0x2000
             },
             0
-        ) == 0x2000
+        ),
+        0x2000
     );
-    check!(asked == 2);
-    check!(
+    check_eq!(asked, 2);
+    check_eq!(
         instruction_pointer(
             USER,
             || {
@@ -120,34 +108,11 @@ fn ip_from_guest_only_in_guest() -> CaseResult {
                 0x3000
             },
             0x42
-        ) == 0x42
+        ),
+        0x42
     );
-    check!(asked == 2);
+    check_eq!(asked, 2);
     Ok(())
-}
-
-/// Defines `CASES` from the given case functions, each named after its
-/// function, and in a host build (`cfg(test)`) one cargo test per case.
-macro_rules! cases {
-    ($($name:ident),* $(,)?) => {
-        /// Every case, in the order they run.
-        pub(crate) static CASES: &[Case] = &[
-            $(Case { name: concat!(stringify!($name), "\0"), run: $name }),*
-        ];
-
-        /// One cargo test per case.
-        #[cfg(test)]
-        mod host {
-            $(
-                #[test]
-                fn $name() {
-                    if let Err(line) = super::$name() {
-                        panic!("check at perf_guest/tests.rs:{line} failed");
-                    }
-                }
-            )*
-        }
-    };
 }
 
 cases!(

@@ -7,6 +7,7 @@
 use core::ffi::{c_char, c_uint};
 
 use super::tests::{CASES, SCRATCH_SIZE};
+use crate::harness::report;
 
 /// Number of test cases.
 #[no_mangle]
@@ -31,17 +32,21 @@ pub(crate) extern "C" fn kvm_pmu_snapshot_test_name(index: c_uint) -> *const c_c
 }
 
 /// Runs case `index`; returns 0 on success, else the source line of the
-/// failed check (`u32::MAX` for a bad index or scratch buffer).
+/// failed check (`u32::MAX` for a bad index or scratch buffer), with the
+/// failed expression and its values in `msg`.
 ///
 /// # Safety
 ///
 /// `scratch` must be valid for reads and writes of `len` bytes and not
-/// used by anything else during the call.
+/// used by anything else during the call; `msg` must be null or valid for
+/// writes of `msg_len` bytes.
 #[no_mangle]
 pub(crate) unsafe extern "C" fn kvm_pmu_snapshot_test_run(
     index: c_uint,
     scratch: *mut u8,
     len: usize,
+    msg: *mut c_char,
+    msg_len: usize,
 ) -> u32 {
     let Some(case) = CASES.get(index as usize) else {
         return u32::MAX;
@@ -52,8 +57,7 @@ pub(crate) unsafe extern "C" fn kvm_pmu_snapshot_test_run(
     // SAFETY: `scratch` is valid and exclusive for `len` bytes (guaranteed by
     // the caller).
     let scratch = unsafe { core::slice::from_raw_parts_mut(scratch, len) };
-    match (case.run)(scratch) {
-        Ok(()) => 0,
-        Err(line) => line,
-    }
+    // SAFETY: `msg` is null or valid for `msg_len` bytes (guaranteed by the
+    // caller).
+    unsafe { report((case.run)(scratch), msg.cast(), msg_len) }
 }

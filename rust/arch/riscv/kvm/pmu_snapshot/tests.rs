@@ -4,10 +4,12 @@
 //! `kunit.rs` and `pmu_snapshot_kunit.c`) and the host-side cargo tests.
 //!
 //! Each case gets a scratch buffer of [`SCRATCH_SIZE`] bytes, which the fake
-//! guest memory uses as its backing, and returns the line of the first
-//! failed check.
+//! guest memory uses as its backing; the harness (`arch/riscv/lib/rust_cases.rs`)
+//! reports the first failed check with its values.
 
 use core::sync::atomic::{AtomicBool, Ordering};
+
+use crate::harness::{cases, check, check_eq, check_ok, CaseResult, Failure};
 
 use super::abi::SbiError;
 use super::area::{self, AREA_SIZE};
@@ -18,51 +20,6 @@ use super::request::{
 
 /// Bytes of scratch memory each case needs.
 pub(crate) const SCRATCH_SIZE: usize = 4 * PAGE;
-
-/// The result of a case: `Err(line)` names the failed check.
-pub(crate) type CaseResult = Result<(), u32>;
-
-/// A named test case; the name ends with a NUL for C.
-pub(crate) struct Case {
-    /// NUL-terminated name.
-    pub(crate) name: &'static str,
-    /// The case.
-    pub(crate) run: fn(&mut [u8]) -> CaseResult,
-}
-
-/// Returns `Err(line!())` from the enclosing case when `$cond` is false.
-macro_rules! check {
-    ($cond:expr) => {
-        if !$cond {
-            return Err(line!());
-        }
-    };
-}
-
-/// Defines `CASES` from the given case functions, each named after its
-/// function, and in a host build (`cfg(test)`) one cargo test per case.
-macro_rules! cases {
-    ($($name:ident),* $(,)?) => {
-        /// Every case, in the order they run.
-        pub(crate) static CASES: &[Case] = &[
-            $(Case { name: concat!(stringify!($name), "\0"), run: $name }),*
-        ];
-
-        /// One cargo test per case, each with its own scratch memory.
-        #[cfg(test)]
-        mod host {
-            $(
-                #[test]
-                fn $name() {
-                    let mut scratch = ::std::vec![0u8; super::SCRATCH_SIZE];
-                    if let Err(line) = super::$name(&mut scratch) {
-                        panic!("check at tests.rs:{line} failed");
-                    }
-                }
-            )*
-        }
-    };
-}
 
 /// Set while a `FakeMapped` access is in progress, for `FakeCtrs` to check
 /// that no hardware counter (which may sleep) starts or stops during one.
@@ -454,11 +411,14 @@ const SENTINEL: u64 = 0x5e47_1e15_5e47_1e15;
 
 /// Registers the area at `gpa` and fills every slot and the reserved area
 /// with sentinels; returns the memory.
-fn registered(scratch: &mut [u8], gpa: Gpa) -> Result<(FakeMem<'_>, Option<Gpa>), u32> {
+fn registered(scratch: &mut [u8], gpa: Gpa) -> Result<(FakeMem<'_>, Option<Gpa>), Failure> {
     let mut mem = FakeMem::new(scratch);
     let mut area = None;
-    check!(engine::set_shmem(&mut mem, &mut area, gpa as usize, 0, 0) == Ok(()));
-    check!(area == Some(gpa));
+    check_eq!(
+        engine::set_shmem(&mut mem, &mut area, gpa as usize, 0, 0),
+        Ok(())
+    );
+    check_eq!(area, Some(gpa));
     for off in (0..area::AREA_SIZE).step_by(8) {
         mem.set_word(gpa + off as u64, SENTINEL);
     }
@@ -480,7 +440,7 @@ fn error_codes(_: &mut [u8]) -> CaseResult {
         (SbiError::NoShmem, -9),
     ];
     for (i, (e, code)) in all.iter().enumerate() {
-        check!(e.code() == *code);
+        check_eq!(e.code(), *code);
         // The codes are distinct.
         check!(all[..i].iter().all(|(_, other)| other != code));
     }
@@ -489,10 +449,10 @@ fn error_codes(_: &mut [u8]) -> CaseResult {
 
 /// The area is one 4 KiB page, with value slot `i` at byte `8 + 8 * i`.
 fn area_layout(_: &mut [u8]) -> CaseResult {
-    check!(core::mem::size_of::<area::SnapshotArea>() == 4096);
-    check!(area::slot_offset(0) == 8);
-    check!(area::slot_offset(63) == 0x200);
-    check!(area::slot_offset(64) == 0x208);
+    check_eq!(core::mem::size_of::<area::SnapshotArea>(), 4096);
+    check_eq!(area::slot_offset(0), 8);
+    check_eq!(area::slot_offset(63), 0x200);
+    check_eq!(area::slot_offset(64), 0x208);
     Ok(())
 }
 
@@ -513,37 +473,40 @@ fn shmem_validation_table(_: &mut [u8]) -> CaseResult {
         (m, 0, 0, Err(SbiError::InvalidParam)),
     ];
     for (lo, hi, flags, want) in table {
-        check!(ShmemRequest::from_args(lo, hi, flags, 64) == want);
+        check_eq!(ShmemRequest::from_args(lo, hi, flags, 64), want);
     }
     // RV32: the high half carries address bits 32 and up.
-    check!(ShmemRequest::from_args(0x1000, 0x2, 0, 32) == Ok(ShmemRequest::Enable(0x2_0000_1000)));
+    check_eq!(
+        ShmemRequest::from_args(0x1000, 0x2, 0, 32),
+        Ok(ShmemRequest::Enable(0x2_0000_1000))
+    );
     Ok(())
 }
 
 /// Start and stop flags: reserved bits, and both start initialisation flags together, are
 /// rejected.
 fn flag_validation(_: &mut [u8]) -> CaseResult {
-    check!(StartInit::from_flags(0) == Ok(StartInit::Keep));
-    check!(StartInit::from_flags(1) == Ok(StartInit::Value));
-    check!(StartInit::from_flags(2) == Ok(StartInit::Snapshot));
-    check!(StartInit::from_flags(3) == Err(SbiError::InvalidParam));
+    check_eq!(StartInit::from_flags(0), Ok(StartInit::Keep));
+    check_eq!(StartInit::from_flags(1), Ok(StartInit::Value));
+    check_eq!(StartInit::from_flags(2), Ok(StartInit::Snapshot));
+    check_eq!(StartInit::from_flags(3), Err(SbiError::InvalidParam));
     for bit in 2..usize::BITS {
-        check!(StartInit::from_flags(1 << bit) == Err(SbiError::InvalidParam));
-        check!(StopFlags::from_flags(1 << bit) == Err(SbiError::InvalidParam));
+        check_eq!(StartInit::from_flags(1 << bit), Err(SbiError::InvalidParam));
+        check_eq!(StopFlags::from_flags(1 << bit), Err(SbiError::InvalidParam));
     }
-    check!(
-        StopFlags::from_flags(3)
-            == Ok(StopFlags {
-                reset: true,
-                take_snapshot: true
-            })
+    check_eq!(
+        StopFlags::from_flags(3),
+        Ok(StopFlags {
+            reset: true,
+            take_snapshot: true
+        })
     );
-    check!(
-        StopFlags::from_flags(0)
-            == Ok(StopFlags {
-                reset: false,
-                take_snapshot: false
-            })
+    check_eq!(
+        StopFlags::from_flags(0),
+        Ok(StopFlags {
+            reset: false,
+            take_snapshot: false
+        })
     );
     Ok(())
 }
@@ -551,22 +514,33 @@ fn flag_validation(_: &mut [u8]) -> CaseResult {
 /// A counter set must be non-empty and within the counters, without wrapping around; its
 /// counters are numbered relative to the base.
 fn counter_set_bounds(_: &mut [u8]) -> CaseResult {
-    check!(CounterSet::new(0, 0, 19) == Err(SbiError::InvalidParam));
+    check_eq!(CounterSet::new(0, 0, 19), Err(SbiError::InvalidParam));
     check!(CounterSet::new(0, 1 << 18, 19).is_ok());
-    check!(CounterSet::new(0, 1 << 19, 19) == Err(SbiError::InvalidParam));
+    check_eq!(CounterSet::new(0, 1 << 19, 19), Err(SbiError::InvalidParam));
     check!(CounterSet::new(18, 1, 19).is_ok());
-    check!(CounterSet::new(19, 1, 19) == Err(SbiError::InvalidParam));
+    check_eq!(CounterSet::new(19, 1, 19), Err(SbiError::InvalidParam));
     // A base that wraps around with the mask must not alias counter 0.
-    check!(CounterSet::new(usize::MAX, 2, 19) == Err(SbiError::InvalidParam));
-    check!(CounterSet::new(usize::MAX - 62, 1 << 63, 64) == Err(SbiError::InvalidParam));
-    check!(CounterSet::new(1, usize::MAX, 64) == Err(SbiError::InvalidParam));
-    let set = CounterSet::new(3, 0b1011, 19).map_err(|_| line!())?;
-    check!(set.counter(0) == 3);
+    check_eq!(
+        CounterSet::new(usize::MAX, 2, 19),
+        Err(SbiError::InvalidParam)
+    );
+    check_eq!(
+        CounterSet::new(usize::MAX - 62, 1 << 63, 64),
+        Err(SbiError::InvalidParam)
+    );
+    check_eq!(
+        CounterSet::new(1, usize::MAX, 64),
+        Err(SbiError::InvalidParam)
+    );
+    let set = check_ok!(CounterSet::new(3, 0b1011, 19));
+    check_eq!(set.counter(0), 3);
     let mut it = Bits(set.relative(u64::MAX));
-    check!(it.next() == Some(0) && it.next() == Some(1) && it.next() == Some(3));
+    check_eq!(it.next(), Some(0));
+    check_eq!(it.next(), Some(1));
+    check_eq!(it.next(), Some(3));
     check!(it.next().is_none());
     // Absolute counters 3, 4 and 6 are relative 0, 1 and 3.
-    check!(set.relative(1 << 3 | 1 << 6 | 1 << 2) == 0b1001);
+    check_eq!(set.relative(1 << 3 | 1 << 6 | 1 << 2), 0b1001);
     Ok(())
 }
 
@@ -575,27 +549,35 @@ fn counter_set_bounds(_: &mut [u8]) -> CaseResult {
 fn runs_split_masks(_: &mut [u8]) -> CaseResult {
     check!(Runs(0).next().is_none());
     let mut it = Runs(0b1110_0110_0001);
-    check!(it.next() == Some((0, 1)) && it.next() == Some((5, 2)));
-    check!(it.next() == Some((9, 3)) && it.next().is_none());
+    check_eq!(it.next(), Some((0, 1)));
+    check_eq!(it.next(), Some((5, 2)));
+    check_eq!(it.next(), Some((9, 3)));
+    check!(it.next().is_none());
     let mut it = Runs(1 << 63 | 0xff);
-    check!(it.next() == Some((0, 8)) && it.next() == Some((63, 1)) && it.next().is_none());
+    check_eq!(it.next(), Some((0, 8)));
+    check_eq!(it.next(), Some((63, 1)));
+    check!(it.next().is_none());
     let mut it = Runs(u64::MAX);
-    check!(it.next() == Some((0, 64)) && it.next().is_none());
+    check_eq!(it.next(), Some((0, 64)));
+    check!(it.next().is_none());
     let mut it = Runs(u64::MAX << 1);
-    check!(it.next() == Some((1, 63)) && it.next().is_none());
+    check_eq!(it.next(), Some((1, 63)));
+    check!(it.next().is_none());
     Ok(())
 }
 
 /// `index_nospec` keeps indices below the size and clamps the others to 0.
 fn nospec_clamps(_: &mut [u8]) -> CaseResult {
-    check!(index_nospec(0, 19) == 0);
-    check!(index_nospec_pow2(5, 64) == 5 && index_nospec_pow2(63, 64) == 63);
-    check!(index_nospec_pow2(64, 64) < 64 && index_nospec_pow2(usize::MAX, 32) < 32);
-    check!(index_nospec(18, 19) == 18);
-    check!(index_nospec(19, 19) == 0);
-    check!(index_nospec(usize::MAX, 19) == 0);
-    check!(index_nospec(63, 64) == 63);
-    check!(index_nospec(1 << 62, 64) == 0);
+    check_eq!(index_nospec(0, 19), 0);
+    check_eq!(index_nospec_pow2(5, 64), 5);
+    check_eq!(index_nospec_pow2(63, 64), 63);
+    check!(index_nospec_pow2(64, 64) < 64);
+    check!(index_nospec_pow2(usize::MAX, 32) < 32);
+    check_eq!(index_nospec(18, 19), 18);
+    check_eq!(index_nospec(19, 19), 0);
+    check_eq!(index_nospec(usize::MAX, 19), 0);
+    check_eq!(index_nospec(63, 64), 63);
+    check_eq!(index_nospec(1 << 62, 64), 0);
     Ok(())
 }
 
@@ -604,19 +586,32 @@ fn nospec_clamps(_: &mut [u8]) -> CaseResult {
 fn set_shmem_zeroes_and_replaces(scratch: &mut [u8]) -> CaseResult {
     let mut mem = FakeMem::new(scratch);
     let mut area = None;
-    check!(engine::set_shmem(&mut mem, &mut area, A as usize, 0, 0) == Ok(()));
-    check!(area == Some(A) && mem.attached == Some(A));
-    check!(mem.log[0] == (Op::Clear, 0) && mem.logged == 1);
-    check!(mem.word(A) == 0 && mem.word(A + 4088) == 0);
+    check_eq!(
+        engine::set_shmem(&mut mem, &mut area, A as usize, 0, 0),
+        Ok(())
+    );
+    check_eq!(area, Some(A));
+    check_eq!(mem.attached, Some(A));
+    check_eq!(mem.log[0], (Op::Clear, 0));
+    check_eq!(mem.logged, 1);
+    check_eq!(mem.word(A), 0);
+    check_eq!(mem.word(A + 4088), 0);
     // Page B is untouched until it is registered; then A is left alone.
-    check!(mem.word(B) == 0xa5a5_a5a5_a5a5_a5a5);
+    check_eq!(mem.word(B), 0xa5a5_a5a5_a5a5_a5a5);
     mem.set_word(A, 7);
-    check!(engine::set_shmem(&mut mem, &mut area, B as usize, 0, 0) == Ok(()));
-    check!(area == Some(B) && mem.word(B) == 0 && mem.word(A) == 7);
+    check_eq!(
+        engine::set_shmem(&mut mem, &mut area, B as usize, 0, 0),
+        Ok(())
+    );
+    check_eq!(area, Some(B));
+    check_eq!(mem.word(B), 0);
+    check_eq!(mem.word(A), 7);
     // Disable.
     let m = usize::MAX;
-    check!(engine::set_shmem(&mut mem, &mut area, m, m, 0) == Ok(()));
-    check!(area.is_none() && mem.attached.is_none() && mem.stray == 0);
+    check_eq!(engine::set_shmem(&mut mem, &mut area, m, m, 0), Ok(()));
+    check!(area.is_none());
+    check!(mem.attached.is_none());
+    check_eq!(mem.stray, 0);
     Ok(())
 }
 
@@ -633,11 +628,15 @@ fn set_shmem_bad_addresses(scratch: &mut [u8]) -> CaseResult {
         (A as usize, 1, 0, SbiError::InvalidAddress),
         (A as usize, 0, 4, SbiError::InvalidParam),
     ] {
-        check!(engine::set_shmem(&mut mem, &mut area, lo, hi, flags) == Err(want));
+        check_eq!(
+            engine::set_shmem(&mut mem, &mut area, lo, hi, flags),
+            Err(want)
+        );
         // A rejected call leaves the old area registered and memory untouched.
-        check!(area == Some(A) && mem.attached == Some(A));
+        check_eq!(area, Some(A));
+        check_eq!(mem.attached, Some(A));
     }
-    check!(mem.logged == 0);
+    check_eq!(mem.logged, 0);
     Ok(())
 }
 
@@ -646,13 +645,20 @@ fn set_shmem_bad_addresses(scratch: &mut [u8]) -> CaseResult {
 fn no_shmem_errors(scratch: &mut [u8]) -> CaseResult {
     let mut mem = FakeMem::new(scratch);
     let mut ctrs = FakeCtrs::new(19, 0b101);
-    check!(engine::start(&mut mem, &mut ctrs, None, 0, 1, 2, 0) == Err(SbiError::NoShmem));
-    check!(engine::stop(&mut mem, &mut ctrs, None, 0, 1, 2) == Err(SbiError::NoShmem));
-    check!(ctrs.starts == 0 && ctrs.stops == 0);
+    check_eq!(
+        engine::start(&mut mem, &mut ctrs, None, 0, 1, 2, 0),
+        Err(SbiError::NoShmem)
+    );
+    check_eq!(
+        engine::stop(&mut mem, &mut ctrs, None, 0, 1, 2),
+        Err(SbiError::NoShmem)
+    );
+    check_eq!(ctrs.starts, 0);
+    check_eq!(ctrs.stops, 0);
     // Without the snapshot flags no area is needed.
-    check!(engine::start(&mut mem, &mut ctrs, None, 0, 1, 0, 0) == Ok(()));
-    check!(engine::stop(&mut mem, &mut ctrs, None, 0, 1, 0) == Ok(()));
-    check!(mem.logged == 0);
+    check_eq!(engine::start(&mut mem, &mut ctrs, None, 0, 1, 0, 0), Ok(()));
+    check_eq!(engine::stop(&mut mem, &mut ctrs, None, 0, 1, 0), Ok(()));
+    check_eq!(mem.logged, 0);
     Ok(())
 }
 
@@ -663,25 +669,31 @@ fn stop_writes_only_stopped_slots(scratch: &mut [u8]) -> CaseResult {
     // Counters 4, 5, 6 and 9 are in use; base 4, so slots 0, 1, 2 and 5.
     let mut ctrs = FakeCtrs::new(19, 1 << 4 | 1 << 5 | 1 << 6 | 1 << 9);
     let mask = 0b10_0111;
-    check!(engine::start(&mut mem, &mut ctrs, area, 4, mask, 0, 0) == Ok(()));
-    check!(engine::stop(&mut mem, &mut ctrs, area, 4, mask, 2) == Ok(()));
-    check!(mem.slot(A, 0) == 100 && mem.slot(A, 1) == 100 && mem.slot(A, 2) == 100);
-    check!(mem.slot(A, 5) == 100);
+    check_eq!(
+        engine::start(&mut mem, &mut ctrs, area, 4, mask, 0, 0),
+        Ok(())
+    );
+    check_eq!(engine::stop(&mut mem, &mut ctrs, area, 4, mask, 2), Ok(()));
+    check_eq!(mem.slot(A, 0), 100);
+    check_eq!(mem.slot(A, 1), 100);
+    check_eq!(mem.slot(A, 2), 100);
+    check_eq!(mem.slot(A, 5), 100);
     for i in [3, 4, 6, 7, 63] {
-        check!(mem.slot(A, i) == SENTINEL);
+        check_eq!(mem.slot(A, i), SENTINEL);
     }
     for off in (0x208..4096).step_by(8) {
-        check!(mem.word(A + off) == SENTINEL);
+        check_eq!(mem.word(A + off), SENTINEL);
     }
     // Bitmap bits of the stopped counters are cleared (no overflow), the rest kept.
-    check!(mem.word(A) == SENTINEL & !0b10_0111);
+    check_eq!(mem.word(A), SENTINEL & !0b10_0111);
     // Reads: the bitmap word only. Writes: slots 0, 1, 2, 5 as the
     // counters stop, then the bitmap.
     check!(mem.logged_ops(Op::Read).eq([0]));
     check!(mem
         .logged_ops(Op::Write)
         .eq([8, 16, 24, area::slot_offset(5), 0]));
-    check!(mem.stray == 0 && !mem.in_access);
+    check_eq!(mem.stray, 0);
+    check!(!mem.in_access);
     Ok(())
 }
 
@@ -690,17 +702,26 @@ fn stop_writes_only_stopped_slots(scratch: &mut [u8]) -> CaseResult {
 fn stop_skips_unused_counters(scratch: &mut [u8]) -> CaseResult {
     let (mut mem, area) = registered(scratch, A)?;
     let mut ctrs = FakeCtrs::new(19, 1 << 3);
-    check!(engine::start(&mut mem, &mut ctrs, area, 0, 0b1111, 0, 0) == Ok(()));
-    check!(engine::stop(&mut mem, &mut ctrs, area, 0, 0b1111, 2) == Ok(()));
-    check!(mem.slot(A, 3) == 100);
+    check_eq!(
+        engine::start(&mut mem, &mut ctrs, area, 0, 0b1111, 0, 0),
+        Ok(())
+    );
+    check_eq!(
+        engine::stop(&mut mem, &mut ctrs, area, 0, 0b1111, 2),
+        Ok(())
+    );
+    check_eq!(mem.slot(A, 3), 100);
     for i in 0..3 {
-        check!(mem.slot(A, i) == SENTINEL);
+        check_eq!(mem.slot(A, i), SENTINEL);
     }
     // Nothing in use at all: nothing is written.
     let mut idle = FakeCtrs::new(19, 0);
     mem.reset_log();
-    check!(engine::stop(&mut mem, &mut idle, area, 0, 0b1111, 2) == Ok(()));
-    check!(mem.logged == 0);
+    check_eq!(
+        engine::stop(&mut mem, &mut idle, area, 0, 0b1111, 2),
+        Ok(())
+    );
+    check_eq!(mem.logged, 0);
     Ok(())
 }
 
@@ -710,12 +731,20 @@ fn already_stopped_does_not_hide_others(scratch: &mut [u8]) -> CaseResult {
     let (mut mem, area) = registered(scratch, A)?;
     let mut ctrs = FakeCtrs::new(19, 0b111);
     // Start counters 1 and 2 only; 0 stays stopped.
-    check!(engine::start(&mut mem, &mut ctrs, area, 1, 0b11, 0, 0) == Ok(()));
+    check_eq!(
+        engine::start(&mut mem, &mut ctrs, area, 1, 0b11, 0, 0),
+        Ok(())
+    );
     ctrs.value[0] = 42;
-    check!(engine::stop(&mut mem, &mut ctrs, area, 0, 0b111, 2) == Err(SbiError::AlreadyStopped));
+    check_eq!(
+        engine::stop(&mut mem, &mut ctrs, area, 0, 0b111, 2),
+        Err(SbiError::AlreadyStopped)
+    );
     // The already stopped counter keeps its value, the later ones are saved.
-    check!(mem.slot(A, 0) == 42 && mem.slot(A, 1) == 100 && mem.slot(A, 2) == 100);
-    check!(ctrs.stops == 0b111);
+    check_eq!(mem.slot(A, 0), 42);
+    check_eq!(mem.slot(A, 1), 100);
+    check_eq!(mem.slot(A, 2), 100);
+    check_eq!(ctrs.stops, 0b111);
     Ok(())
 }
 
@@ -725,19 +754,25 @@ fn overflow_bitmap_and_reset(scratch: &mut [u8]) -> CaseResult {
     let (mut mem, area) = registered(scratch, A)?;
     mem.set_word(A, 0);
     let mut ctrs = FakeCtrs::new(19, 0b1_1100);
-    check!(engine::start(&mut mem, &mut ctrs, area, 2, 0b111, 0, 0) == Ok(()));
+    check_eq!(
+        engine::start(&mut mem, &mut ctrs, area, 2, 0b111, 0, 0),
+        Ok(())
+    );
     ctrs.overflown = 0b1_0100;
-    check!(engine::stop(&mut mem, &mut ctrs, area, 2, 0b111, 2) == Ok(()));
+    check_eq!(engine::stop(&mut mem, &mut ctrs, area, 2, 0b111, 2), Ok(()));
     // Counters 2 and 4 overflowed: relative bits 0 and 2.
-    check!(mem.word(A) == 0b101);
+    check_eq!(mem.word(A), 0b101);
     // A stop with RESET clears the counter's bit; the other bits stay.
-    check!(engine::stop(&mut mem, &mut ctrs, area, 2, 0b100, 3) == Err(SbiError::AlreadyStopped));
-    check!(mem.word(A) == 0b001);
-    check!(ctrs.in_use == 0b0_1100);
+    check_eq!(
+        engine::stop(&mut mem, &mut ctrs, area, 2, 0b100, 3),
+        Err(SbiError::AlreadyStopped)
+    );
+    check_eq!(mem.word(A), 0b001);
+    check_eq!(ctrs.in_use, 0b0_1100);
     // Restarting clears the overflow state, and the next stop clears the bit.
-    check!(engine::start(&mut mem, &mut ctrs, area, 2, 1, 0, 0) == Ok(()));
-    check!(engine::stop(&mut mem, &mut ctrs, area, 2, 1, 2) == Ok(()));
-    check!(mem.word(A) & 1 == 0);
+    check_eq!(engine::start(&mut mem, &mut ctrs, area, 2, 1, 0, 0), Ok(()));
+    check_eq!(engine::stop(&mut mem, &mut ctrs, area, 2, 1, 2), Ok(()));
+    check_eq!(mem.word(A) & 1, 0);
     Ok(())
 }
 
@@ -750,12 +785,18 @@ fn start_reads_only_started_slots(scratch: &mut [u8]) -> CaseResult {
     mem.set_slot(A, 1, 2000);
     mem.set_slot(A, 3, 3000);
     // Base 5, mask 0b1111: counters 5, 6, 7 and 8; 7 is not configured.
-    check!(engine::start(&mut mem, &mut ctrs, area, 5, 0b1111, 2, 0) == Ok(()));
-    check!(ctrs.value[5] == 1000 && ctrs.value[6] == 2000 && ctrs.value[8] == 3000);
-    check!(ctrs.value[7] == 0);
+    check_eq!(
+        engine::start(&mut mem, &mut ctrs, area, 5, 0b1111, 2, 0),
+        Ok(())
+    );
+    check_eq!(ctrs.value[5], 1000);
+    check_eq!(ctrs.value[6], 2000);
+    check_eq!(ctrs.value[8], 3000);
+    check_eq!(ctrs.value[7], 0);
     // Slots 0, 1 and 3 are read; slot 2 (counter 7) and nothing else.
     check!(mem.logged_ops(Op::Read).eq([8, 16, 32]));
-    check!(mem.logged_ops(Op::Write).count() == 0 && !mem.in_access);
+    check_eq!(mem.logged_ops(Op::Write).count(), 0);
+    check!(!mem.in_access);
     Ok(())
 }
 
@@ -764,22 +805,41 @@ fn start_reads_only_started_slots(scratch: &mut [u8]) -> CaseResult {
 fn start_init_value_and_errors(scratch: &mut [u8]) -> CaseResult {
     let (mut mem, area) = registered(scratch, A)?;
     let mut ctrs = FakeCtrs::new(19, 0b11);
-    check!(engine::start(&mut mem, &mut ctrs, area, 0, 0b11, 1, 77) == Ok(()));
-    check!(ctrs.value[0] == 77 && ctrs.value[1] == 77);
-    check!(mem.logged == 0);
-    check!(
-        engine::start(&mut mem, &mut ctrs, area, 0, 0b11, 0, 0) == Err(SbiError::AlreadyStarted)
+    check_eq!(
+        engine::start(&mut mem, &mut ctrs, area, 0, 0b11, 1, 77),
+        Ok(())
     );
-    check!(engine::start(&mut mem, &mut ctrs, area, 0, 0b11, 3, 0) == Err(SbiError::InvalidParam));
-    check!(engine::start(&mut mem, &mut ctrs, area, 0, 0b11, 4, 0) == Err(SbiError::InvalidParam));
-    check!(engine::stop(&mut mem, &mut ctrs, area, 0, 0b11, 4) == Err(SbiError::InvalidParam));
-    check!(
-        engine::start(&mut mem, &mut ctrs, area, 0, 1 << 19, 0, 0) == Err(SbiError::InvalidParam)
+    check_eq!(ctrs.value[0], 77);
+    check_eq!(ctrs.value[1], 77);
+    check_eq!(mem.logged, 0);
+    check_eq!(
+        engine::start(&mut mem, &mut ctrs, area, 0, 0b11, 0, 0),
+        Err(SbiError::AlreadyStarted)
+    );
+    check_eq!(
+        engine::start(&mut mem, &mut ctrs, area, 0, 0b11, 3, 0),
+        Err(SbiError::InvalidParam)
+    );
+    check_eq!(
+        engine::start(&mut mem, &mut ctrs, area, 0, 0b11, 4, 0),
+        Err(SbiError::InvalidParam)
+    );
+    check_eq!(
+        engine::stop(&mut mem, &mut ctrs, area, 0, 0b11, 4),
+        Err(SbiError::InvalidParam)
+    );
+    check_eq!(
+        engine::start(&mut mem, &mut ctrs, area, 0, 1 << 19, 0, 0),
+        Err(SbiError::InvalidParam)
     );
     ctrs.invalid = 0b10;
-    check!(engine::stop(&mut mem, &mut ctrs, area, 0, 0b11, 2) == Err(SbiError::InvalidParam));
+    check_eq!(
+        engine::stop(&mut mem, &mut ctrs, area, 0, 0b11, 2),
+        Err(SbiError::InvalidParam)
+    );
     // The valid counter was still saved; the invalid one was not.
-    check!(mem.slot(A, 0) == 177 && mem.slot(A, 1) == SENTINEL);
+    check_eq!(mem.slot(A, 0), 177);
+    check_eq!(mem.slot(A, 1), SENTINEL);
     Ok(())
 }
 
@@ -788,17 +848,25 @@ fn start_init_value_and_errors(scratch: &mut [u8]) -> CaseResult {
 fn area_gone_is_failure(scratch: &mut [u8]) -> CaseResult {
     let (mut mem, area) = registered(scratch, A)?;
     let mut ctrs = FakeCtrs::new(19, 1);
-    check!(engine::start(&mut mem, &mut ctrs, area, 0, 1, 0, 0) == Ok(()));
+    check_eq!(engine::start(&mut mem, &mut ctrs, area, 0, 1, 0, 0), Ok(()));
     // The memory slot under the area moved away: both calls fail, nothing
     // is written.
     mem.gone = true;
     mem.reset_log();
-    check!(engine::stop(&mut mem, &mut ctrs, area, 0, 1, 2) == Err(SbiError::Failed));
+    check_eq!(
+        engine::stop(&mut mem, &mut ctrs, area, 0, 1, 2),
+        Err(SbiError::Failed)
+    );
     ctrs.overflown = 1;
-    check!(engine::start(&mut mem, &mut ctrs, area, 0, 1, 2, 0) == Err(SbiError::Failed));
-    check!(mem.logged == 0 && mem.slot(A, 0) == SENTINEL);
+    check_eq!(
+        engine::start(&mut mem, &mut ctrs, area, 0, 1, 2, 0),
+        Err(SbiError::Failed)
+    );
+    check_eq!(mem.logged, 0);
+    check_eq!(mem.slot(A, 0), SENTINEL);
     // The failed start changed nothing: the counter is stopped, its overflow kept.
-    check!(ctrs.running == 0 && ctrs.overflown == 1);
+    check_eq!(ctrs.running, 0);
+    check_eq!(ctrs.overflown, 1);
     Ok(())
 }
 
@@ -811,25 +879,32 @@ fn start_keeps_started_counters(scratch: &mut [u8]) -> CaseResult {
     // Counters 0..=3 in use; 0 and 2 are hardware counters.
     let mut ctrs = FakeCtrs::new(19, 0b1111);
     ctrs.hardware = 0b0101;
-    check!(engine::start(&mut mem, &mut ctrs, area, 0, 0b0011, 1, 70) == Ok(()));
-    check!(ctrs.value[0] == 70 && ctrs.value[1] == 70);
-    // Counters 0 and 1 run; 2 and 3 start from 900, 0 and 1 keep 70.
-    check!(
-        engine::start(&mut mem, &mut ctrs, area, 0, 0b1111, 1, 900)
-            == Err(SbiError::AlreadyStarted)
+    check_eq!(
+        engine::start(&mut mem, &mut ctrs, area, 0, 0b0011, 1, 70),
+        Ok(())
     );
-    check!(ctrs.value[..4] == [70, 70, 900, 900]);
-    check!(ctrs.running == 0b1111);
+    check_eq!(ctrs.value[0], 70);
+    check_eq!(ctrs.value[1], 70);
+    // Counters 0 and 1 run; 2 and 3 start from 900, 0 and 1 keep 70.
+    check_eq!(
+        engine::start(&mut mem, &mut ctrs, area, 0, 0b1111, 1, 900),
+        Err(SbiError::AlreadyStarted)
+    );
+    check_eq!(ctrs.value[..4], [70, 70, 900, 900]);
+    check_eq!(ctrs.running, 0b1111);
     // The same from the snapshot area.
-    check!(engine::stop(&mut mem, &mut ctrs, area, 2, 0b11, 0) == Ok(()));
+    check_eq!(engine::stop(&mut mem, &mut ctrs, area, 2, 0b11, 0), Ok(()));
     for slot in 0..4 {
         mem.set_slot(A, slot, 5000 + slot as u64);
     }
-    check!(
-        engine::start(&mut mem, &mut ctrs, area, 0, 0b1111, 2, 0) == Err(SbiError::AlreadyStarted)
+    check_eq!(
+        engine::start(&mut mem, &mut ctrs, area, 0, 0b1111, 2, 0),
+        Err(SbiError::AlreadyStarted)
     );
-    check!(ctrs.value[0] == 70 && ctrs.value[1] == 70);
-    check!(ctrs.value[2] == 5002 && ctrs.value[3] == 5003);
+    check_eq!(ctrs.value[0], 70);
+    check_eq!(ctrs.value[1], 70);
+    check_eq!(ctrs.value[2], 5002);
+    check_eq!(ctrs.value[3], 5003);
     Ok(())
 }
 
@@ -838,18 +913,27 @@ fn start_keeps_started_counters(scratch: &mut [u8]) -> CaseResult {
 fn replaced_area_is_left_alone(scratch: &mut [u8]) -> CaseResult {
     let (mut mem, mut area) = registered(scratch, A)?;
     let mut ctrs = FakeCtrs::new(19, 1);
-    check!(engine::set_shmem(&mut mem, &mut area, B as usize, 0, 0) == Ok(()));
+    check_eq!(
+        engine::set_shmem(&mut mem, &mut area, B as usize, 0, 0),
+        Ok(())
+    );
     ctrs.value[0] = 5000;
-    check!(engine::start(&mut mem, &mut ctrs, area, 0, 1, 0, 0) == Ok(()));
-    check!(engine::stop(&mut mem, &mut ctrs, area, 0, 1, 2) == Ok(()));
-    check!(mem.slot(B, 0) == 5100 && mem.slot(A, 0) == SENTINEL && mem.word(A) == SENTINEL);
+    check_eq!(engine::start(&mut mem, &mut ctrs, area, 0, 1, 0, 0), Ok(()));
+    check_eq!(engine::stop(&mut mem, &mut ctrs, area, 0, 1, 2), Ok(()));
+    check_eq!(mem.slot(B, 0), 5100);
+    check_eq!(mem.slot(A, 0), SENTINEL);
+    check_eq!(mem.word(A), SENTINEL);
     // Reset drops the registration; later snapshot calls are NO_SHMEM and
     // touch nothing.
     engine::clear(&mut mem, &mut area);
     mem.reset_log();
-    check!(area.is_none() && mem.attached.is_none());
-    check!(engine::stop(&mut mem, &mut ctrs, area, 0, 1, 2) == Err(SbiError::NoShmem));
-    check!(mem.logged == 0);
+    check!(area.is_none());
+    check!(mem.attached.is_none());
+    check_eq!(
+        engine::stop(&mut mem, &mut ctrs, area, 0, 1, 2),
+        Err(SbiError::NoShmem)
+    );
+    check_eq!(mem.logged, 0);
     Ok(())
 }
 
@@ -864,23 +948,42 @@ fn hardware_counters_outside_access(scratch: &mut [u8]) -> CaseResult {
     for (slot, v) in [(0, 1000), (1, 2000), (2, 3000), (3, 4000)] {
         mem.set_slot(A, slot, v);
     }
-    check!(engine::start(&mut mem, &mut ctrs, area, 2, 0b1111, 2, 0) == Ok(()));
-    check!(ctrs.value[2..6] == [1000, 2000, 3000, 4000]);
-    check!(ctrs.running == 0b11_1100 && ctrs.hardware_ops == 2 && ctrs.overflown == 0);
+    check_eq!(
+        engine::start(&mut mem, &mut ctrs, area, 2, 0b1111, 2, 0),
+        Ok(())
+    );
+    check_eq!(ctrs.value[2..6], [1000, 2000, 3000, 4000]);
+    check_eq!(ctrs.running, 0b11_1100);
+    check_eq!(ctrs.hardware_ops, 2);
+    check_eq!(ctrs.overflown, 0);
     ctrs.overflown = 0b10_0000;
     mem.set_word(A, 0);
-    check!(engine::stop(&mut mem, &mut ctrs, area, 2, 0b1111, 2) == Ok(()));
-    check!(ctrs.running == 0 && ctrs.hardware_ops == 4);
+    check_eq!(
+        engine::stop(&mut mem, &mut ctrs, area, 2, 0b1111, 2),
+        Ok(())
+    );
+    check_eq!(ctrs.running, 0);
+    check_eq!(ctrs.hardware_ops, 4);
     for (slot, v) in [(0, 1100), (1, 2100), (2, 3100), (3, 4100)] {
-        check!(mem.slot(A, slot) == v);
+        check_eq!(mem.slot(A, slot), v);
     }
     // Counter 5 (slot 3), a hardware counter, overflowed.
-    check!(mem.word(A) == 0b1000);
-    check!(!ctrs.slept_in_access && !mem.in_access && mem.stray == 0);
+    check_eq!(mem.word(A), 0b1000);
+    check!(!ctrs.slept_in_access);
+    check!(!mem.in_access);
+    check_eq!(mem.stray, 0);
     // A stop with RESET saves them too, then releases them all.
-    check!(engine::start(&mut mem, &mut ctrs, area, 2, 0b1111, 0, 0) == Ok(()));
-    check!(engine::stop(&mut mem, &mut ctrs, area, 2, 0b1111, 3) == Ok(()));
-    check!(mem.slot(A, 1) == 2200 && mem.word(A) == 0 && ctrs.in_use == 0);
+    check_eq!(
+        engine::start(&mut mem, &mut ctrs, area, 2, 0b1111, 0, 0),
+        Ok(())
+    );
+    check_eq!(
+        engine::stop(&mut mem, &mut ctrs, area, 2, 0b1111, 3),
+        Ok(())
+    );
+    check_eq!(mem.slot(A, 1), 2200);
+    check_eq!(mem.word(A), 0);
+    check_eq!(ctrs.in_use, 0);
     check!(!ctrs.slept_in_access);
     Ok(())
 }
@@ -895,14 +998,25 @@ fn hardware_runs_leave_gaps(scratch: &mut [u8]) -> CaseResult {
     for slot in 0..8 {
         mem.set_slot(A, slot, 7);
     }
-    check!(engine::start(&mut mem, &mut ctrs, area, 13, 0b11_1011, 0, 0) == Ok(()));
-    check!(engine::stop(&mut mem, &mut ctrs, area, 12, 0b111_1111, 2) == Ok(()));
+    check_eq!(
+        engine::start(&mut mem, &mut ctrs, area, 13, 0b11_1011, 0, 0),
+        Ok(())
+    );
+    check_eq!(
+        engine::stop(&mut mem, &mut ctrs, area, 12, 0b111_1111, 2),
+        Ok(())
+    );
     // Slot 0 is counter 12 (not in use), slot 3 counter 15.
-    check!(mem.slot(A, 0) == 7 && mem.slot(A, 3) == 7 && mem.slot(A, 7) == 7);
+    check_eq!(mem.slot(A, 0), 7);
+    check_eq!(mem.slot(A, 3), 7);
+    check_eq!(mem.slot(A, 7), 7);
     for slot in [1, 2, 4, 5, 6] {
-        check!(mem.slot(A, slot) == ctrs.value[12 + slot] && ctrs.value[12 + slot] != 7);
+        check_eq!(mem.slot(A, slot), ctrs.value[12 + slot]);
+        check!(ctrs.value[12 + slot] != 7);
     }
-    check!(!ctrs.slept_in_access && !mem.in_access && mem.stray == 0);
+    check!(!ctrs.slept_in_access);
+    check!(!mem.in_access);
+    check_eq!(mem.stray, 0);
     Ok(())
 }
 
@@ -912,14 +1026,22 @@ fn area_gone_still_stops(scratch: &mut [u8]) -> CaseResult {
     let (mut mem, area) = registered(scratch, A)?;
     let mut ctrs = FakeCtrs::new(19, 0b11);
     ctrs.hardware = 0b10;
-    check!(engine::start(&mut mem, &mut ctrs, area, 0, 0b11, 0, 0) == Ok(()));
+    check_eq!(
+        engine::start(&mut mem, &mut ctrs, area, 0, 0b11, 0, 0),
+        Ok(())
+    );
     mem.gone = true;
     mem.reset_log();
-    check!(engine::stop(&mut mem, &mut ctrs, area, 0, 0b11, 2) == Err(SbiError::Failed));
-    check!(ctrs.running == 0 && mem.logged == 0 && !ctrs.slept_in_access);
+    check_eq!(
+        engine::stop(&mut mem, &mut ctrs, area, 0, 0b11, 2),
+        Err(SbiError::Failed)
+    );
+    check_eq!(ctrs.running, 0);
+    check_eq!(mem.logged, 0);
+    check!(!ctrs.slept_in_access);
     // Nothing configured in the set: nothing to save, so no failure.
     let mut idle = FakeCtrs::new(19, 0);
-    check!(engine::stop(&mut mem, &mut idle, area, 0, 0b11, 2) == Ok(()));
+    check_eq!(engine::stop(&mut mem, &mut idle, area, 0, 0b11, 2), Ok(()));
     Ok(())
 }
 
@@ -933,15 +1055,21 @@ fn fw_read_firmware_only(_: &mut [u8]) -> CaseResult {
     ctrs.value[7] = 70;
     ctrs.running = 1 << 6;
     // Firmware counters 6 (running) and 7 (stopped); 8 is not configured.
-    check!(engine::fw_read(&mut ctrs, 6) == Ok(42));
-    check!(engine::fw_read(&mut ctrs, 7) == Ok(70));
-    check!(engine::fw_read(&mut ctrs, 8) == Ok(0));
+    check_eq!(engine::fw_read(&mut ctrs, 6), Ok(42));
+    check_eq!(engine::fw_read(&mut ctrs, 7), Ok(70));
+    check_eq!(engine::fw_read(&mut ctrs, 8), Ok(0));
     // Hardware counters, configured or not, and `time`.
     for index in [0, 1, 2, 5] {
-        check!(engine::fw_read(&mut ctrs, index) == Err(SbiError::InvalidParam));
+        check_eq!(
+            engine::fw_read(&mut ctrs, index),
+            Err(SbiError::InvalidParam)
+        );
     }
     for index in [19, 64, usize::MAX] {
-        check!(engine::fw_read(&mut ctrs, index) == Err(SbiError::InvalidParam));
+        check_eq!(
+            engine::fw_read(&mut ctrs, index),
+            Err(SbiError::InvalidParam)
+        );
     }
     Ok(())
 }
@@ -950,16 +1078,20 @@ fn fw_read_firmware_only(_: &mut [u8]) -> CaseResult {
 /// counters.
 fn ctr_info_bounds(_: &mut [u8]) -> CaseResult {
     let ctrs = FakeCtrs::new(19, 0);
-    check!(engine::ctr_info(&ctrs, 0) == Ok(0x1000));
-    check!(engine::ctr_info(&ctrs, 1) == Err(SbiError::InvalidParam));
-    check!(engine::ctr_info(&ctrs, 18) == Ok(0x1012));
-    check!(engine::ctr_info(&ctrs, 19) == Err(SbiError::InvalidParam));
-    check!(engine::ctr_info(&ctrs, 64) == Err(SbiError::InvalidParam));
-    check!(engine::ctr_info(&ctrs, usize::MAX) == Err(SbiError::InvalidParam));
+    check_eq!(engine::ctr_info(&ctrs, 0), Ok(0x1000));
+    check_eq!(engine::ctr_info(&ctrs, 1), Err(SbiError::InvalidParam));
+    check_eq!(engine::ctr_info(&ctrs, 18), Ok(0x1012));
+    check_eq!(engine::ctr_info(&ctrs, 19), Err(SbiError::InvalidParam));
+    check_eq!(engine::ctr_info(&ctrs, 64), Err(SbiError::InvalidParam));
+    check_eq!(
+        engine::ctr_info(&ctrs, usize::MAX),
+        Err(SbiError::InvalidParam)
+    );
     Ok(())
 }
 
 cases!(
+    scratch SCRATCH_SIZE;
     error_codes,
     area_layout,
     shmem_validation_table,
