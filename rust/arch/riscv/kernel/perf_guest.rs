@@ -20,9 +20,12 @@ mod attribution;
 #[path = "../lib/rust_cases.rs"]
 mod harness;
 #[cfg(CONFIG_RISCV_PERF_GUEST_KUNIT_TEST)]
+// A failed check carries its message by value, without allocating.
+#[allow(clippy::result_large_err)]
 #[path = "perf_guest/kunit.rs"]
 mod kunit;
 #[cfg(CONFIG_RISCV_PERF_GUEST_KUNIT_TEST)]
+#[allow(clippy::result_large_err)]
 #[path = "perf_guest/tests.rs"]
 mod tests;
 

@@ -39,9 +39,12 @@ mod vcpu;
 #[path = "../lib/rust_cases.rs"]
 mod harness;
 #[cfg(CONFIG_KVM_RISCV_PMU_SNAPSHOT_KUNIT_TEST)]
+// A failed check carries its message by value, without allocating.
+#[allow(clippy::result_large_err)]
 #[path = "pmu_snapshot/kunit.rs"]
 mod kunit;
 #[cfg(CONFIG_KVM_RISCV_PMU_SNAPSHOT_KUNIT_TEST)]
+#[allow(clippy::result_large_err)]
 #[path = "pmu_snapshot/tests.rs"]
 mod tests;
 
