@@ -181,10 +181,10 @@ def selftests_for(variant, short=False):
 
 def dist_boot(results):
     """The distribution-style kernel (KVM=m, no KUnit, warnings as errors):
-    load kvm.ko, run the conformance selftest against it, remove the module
-    (KVM unregisters its perf guest callbacks), load it again (and it
-    registers them again) and run it again. (perf_guest_attribution does not
-    pass on this kernel yet: see the README.)"""
+    load kvm.ko, run the conformance and perf attribution selftests against
+    it, remove the module (KVM unregisters its perf guest callbacks), load it
+    again (and it registers them again) and run both again. One boot with
+    -icount shift=0, which the perf attribution test needs."""
     print("\n######## QEMU boot: dist kernel, kvm.ko loaded, removed, loaded again", flush=True)
     start = time.time()
     ko = os.path.join(qemu.BUILD, "kernel-dist", "arch", "riscv", "kvm", "kvm.ko")
@@ -198,10 +198,10 @@ def dist_boot(results):
         return {"name": f"{name}-{n}", "path": os.path.join(ST, name), "timeout": 300}
 
     tests = [mod("load-kvm", "load", "/lib/kvm.ko", files={"/lib/kvm.ko": ko}),
-             selftest("pmu_snapshot_conformance", 1),
+             selftest("pmu_snapshot_conformance", 1), selftest("perf_guest_attribution", 1),
              mod("unload-kvm", "unload", "kvm"), mod("reload-kvm", "load", "/lib/kvm.ko"),
-             selftest("pmu_snapshot_conformance", 2)]
-    _, secs, log = qemu.run("dist", tests, results, label="dist")
+             selftest("pmu_snapshot_conformance", 2), selftest("perf_guest_attribution", 2)]
+    _, secs, log = qemu.run("dist", tests, results, label="dist", icount=True)
     TIMES.append(("QEMU boot (dist, module)", time.time() - start))
     print(f"console log: {os.path.relpath(log, TOP)}")
 
