@@ -15,8 +15,12 @@ mod abi;
 mod area;
 #[path = "../../../rust/arch/riscv/kvm/pmu_snapshot/engine.rs"]
 mod engine;
+#[path = "../../../rust/arch/riscv/kvm/pmu_snapshot/event_info.rs"]
+mod event_info;
 #[path = "../../../rust/arch/riscv/lib/rust_cases.rs"]
 mod harness;
+#[path = "../../../rust/arch/riscv/kvm/pmu_snapshot/memory.rs"]
+mod memory;
 #[path = "../../../rust/arch/riscv/kvm/pmu_snapshot/request.rs"]
 mod request;
 #[path = "../../../rust/arch/riscv/kvm/pmu_snapshot/tests.rs"]

@@ -30,6 +30,10 @@ mod abi;
 mod area;
 #[path = "pmu_snapshot/engine.rs"]
 mod engine;
+#[path = "pmu_snapshot/event_info.rs"]
+mod event_info;
+#[path = "pmu_snapshot/memory.rs"]
+mod memory;
 #[path = "pmu_snapshot/request.rs"]
 mod request;
 #[path = "pmu_snapshot/vcpu.rs"]
@@ -242,6 +246,37 @@ pub unsafe extern "C" fn kvm_riscv_vcpu_pmu_ctr_info(
         sbi_call(vcpu, retdata, |v| {
             let (_, ctrs) = v.parts();
             engine::ctr_info(&ctrs, index as usize)
+        })
+    }
+}
+
+/// `sbi_pmu_event_get_info(shmem_lo, shmem_hi, num_entries, flags)` (SBI
+/// v3.0); stores the SBI error code in `retdata` and returns 0.
+///
+/// # Safety
+///
+/// As for [`kvm_riscv_vcpu_pmu_snapshot_set_shmem`].
+#[no_mangle]
+pub unsafe extern "C" fn kvm_riscv_vcpu_pmu_event_info(
+    vcpu: *mut bindings::kvm_vcpu,
+    lo: c_ulong,
+    hi: c_ulong,
+    num_entries: c_ulong,
+    flags: c_ulong,
+    retdata: *mut bindings::kvm_vcpu_sbi_return,
+) -> c_int {
+    // SAFETY: guaranteed by the caller.
+    unsafe {
+        sbi_call(vcpu, retdata, |v| {
+            let (mut mem, _) = v.parts();
+            event_info::event_info(
+                &mut mem,
+                &mut vcpu::HostEvents,
+                lo as usize,
+                hi as usize,
+                num_entries as usize,
+                flags as usize,
+            )
         })
     }
 }

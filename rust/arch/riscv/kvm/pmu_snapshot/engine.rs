@@ -9,12 +9,7 @@ use super::abi::{SbiError, SbiResult};
 use super::area::{AREA_SIZE, NUM_SLOTS};
 use super::request::{index_nospec, Bits, CounterSet, Runs, ShmemRequest, StartInit, StopFlags};
 
-/// A guest physical address.
-pub(crate) type Gpa = u64;
-
-/// A guest memory access that failed (no memory slot, or a fault).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct MemFault;
+pub(crate) use super::memory::{Gpa, GuestMemory, GuestRange, MemFault};
 
 /// The vCPU's snapshot area in guest memory.
 ///
@@ -22,15 +17,12 @@ pub(crate) struct MemFault;
 /// [`MappedArea`] that [`SnapshotMemory::begin`] returns and whose drop ends
 /// the access. Offsets are relative to the area, so nothing outside the
 /// 4 KiB area can be reached through these traits.
-pub(crate) trait SnapshotMemory {
+pub(crate) trait SnapshotMemory: GuestMemory {
     /// One access to the attached area.
     type Mapped<'a>: MappedArea
     where
         Self: 'a;
 
-    /// Returns true when the page holding `gpa` is backed by a memory slot
-    /// the guest can write.
-    fn is_writable(&mut self, gpa: Gpa) -> bool;
     /// Makes the page at `gpa` the area, or detaches it with `None`.
     fn attach(&mut self, gpa: Option<Gpa>) -> Result<(), MemFault>;
     /// Starts an access to the attached area; fails when its memory is gone.
@@ -147,9 +139,9 @@ pub(crate) trait CounterBank {
     fn start_hardware(&mut self, counter: usize) -> Step;
     /// Stops a hardware counter, bringing its value up to date; may sleep.
     fn stop_hardware(&mut self, counter: usize) -> Step;
-    /// Reads a firmware counter: the value of its event, or 0 when it has
-    /// no firmware event configured.
-    fn read_firmware(&mut self, counter: usize) -> u64;
+    /// Reads a firmware counter: the value of its event, or `None` when it
+    /// has no firmware event configured.
+    fn read_firmware(&mut self, counter: usize) -> Option<u64>;
     /// Releases the configured counters of `mask` (absolute): a stop with
     /// `RESET`.
     fn release(&mut self, mask: u64);
@@ -173,7 +165,8 @@ pub(crate) fn ctr_info<C: CounterBank>(ctrs: &C, index: usize) -> SbiResult<usiz
 /// Only a firmware counter can be read this way: a hardware counter, the
 /// `time` counter 1 and an index past the counters are `InvalidParam`, as the
 /// specification says (the C path reads a hardware counter's perf event).
-/// A firmware counter without a configured event reads as 0.
+/// So is a firmware counter without a configured event: it has nothing to
+/// read (as mainline Linux since 7.1).
 pub(crate) fn fw_read<C: CounterBank>(ctrs: &mut C, index: usize) -> SbiResult<u64> {
     let num = ctrs.num_counters();
     if index >= num || index == 1 {
@@ -184,7 +177,8 @@ pub(crate) fn fw_read<C: CounterBank>(ctrs: &mut C, index: usize) -> SbiResult<u
     if (ctrs.hardware() >> index) & 1 != 0 {
         return Err(SbiError::InvalidParam);
     }
-    Ok(ctrs.read_firmware(index))
+    // A counter with no firmware event configured has nothing to read.
+    ctrs.read_firmware(index).ok_or(SbiError::InvalidParam)
 }
 
 /// Handles `snapshot_set_shmem(lo, hi, flags)`.
@@ -208,8 +202,9 @@ pub(crate) fn set_shmem<M: SnapshotMemory>(
         }
         ShmemRequest::Enable(gpa) => gpa,
     };
-    // The area is one aligned page, so one writable page is all it needs.
-    if !mem.is_writable(gpa) {
+    // CAST: the area's size.
+    let writable = GuestRange::new(gpa, AREA_SIZE as u64).is_some_and(|a| a.writable(mem));
+    if !writable {
         return Err(SbiError::InvalidAddress);
     }
     // The old area is dropped whatever happens next, so that a failed call

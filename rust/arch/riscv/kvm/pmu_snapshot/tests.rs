@@ -13,7 +13,10 @@ use crate::harness::{cases, check, check_eq, check_ok, CaseResult, Failure};
 
 use super::abi::SbiError;
 use super::area::{self, AREA_SIZE};
-use super::engine::{self, CounterBank, Gpa, MappedArea, MemFault, SnapshotMemory, Step};
+use super::engine::{
+    self, CounterBank, Gpa, GuestMemory, MappedArea, MemFault, SnapshotMemory, Step,
+};
+use super::event_info::{self, EventSupport};
 use super::request::{
     index_nospec, index_nospec_pow2, Bits, CounterSet, Runs, ShmemRequest, StartInit, StopFlags,
 };
@@ -64,6 +67,23 @@ struct FakeMem<'a> {
     gone: bool,
     /// Accesses outside the area (a slot number past the last slot).
     stray: usize,
+    /// Copies in and out of guest memory (`GuestMemory`).
+    copies: Copies,
+}
+
+/// What `FakeMem` counted of the copies in and out of guest memory.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Copies {
+    /// `writable` calls.
+    writable_calls: usize,
+    /// `read` calls that succeeded.
+    reads: usize,
+    /// `write` calls that succeeded.
+    writes: usize,
+    /// Bytes written.
+    written: usize,
+    /// The largest copy, in bytes.
+    largest: usize,
 }
 
 impl<'a> FakeMem<'a> {
@@ -80,6 +100,7 @@ impl<'a> FakeMem<'a> {
             logged: 0,
             gone: false,
             stray: 0,
+            copies: Copies::default(),
         }
     }
 
@@ -126,6 +147,36 @@ impl<'a> FakeMem<'a> {
     /// Forgets the logged accesses.
     fn reset_log(&mut self) {
         self.logged = 0;
+    }
+
+    /// Byte index in `pages` of `len` bytes at `gpa`, if they lie below `end`.
+    fn copy_at(&self, gpa: Gpa, len: usize, end: Gpa) -> Result<usize, MemFault> {
+        let last = gpa.checked_add(len as u64).ok_or(MemFault)?;
+        if gpa < RAM || last > end {
+            return Err(MemFault);
+        }
+        Ok((gpa - RAM) as usize)
+    }
+
+    /// The 32-bit word at `gpa`, read directly.
+    fn word32(&self, gpa: Gpa) -> u32 {
+        let at = (gpa - RAM) as usize;
+        let mut b = [0u8; 4];
+        b.copy_from_slice(&self.pages[at..at + 4]);
+        u32::from_le_bytes(b)
+    }
+
+    /// Writes event_get_info entry `i` of the array at `array` directly.
+    fn set_entry(&mut self, array: Gpa, i: usize, idx: u32, output: u32, data: u64) {
+        let at = (array - RAM) as usize + i * event_info::ENTRY_SIZE;
+        self.pages[at..at + 4].copy_from_slice(&idx.to_le_bytes());
+        self.pages[at + 4..at + 8].copy_from_slice(&output.to_le_bytes());
+        self.pages[at + 8..at + 16].copy_from_slice(&data.to_le_bytes());
+    }
+
+    /// The output word of entry `i` of the array at `array`.
+    fn output(&self, array: Gpa, i: usize) -> u32 {
+        self.word32(array + (i * event_info::ENTRY_SIZE + event_info::OUTPUT_OFFSET) as u64)
     }
 
     /// Byte index in `pages` of `offset` in the attached area, if valid.
@@ -206,15 +257,37 @@ impl Drop for FakeMapped<'_, '_> {
     }
 }
 
+impl GuestMemory for FakeMem<'_> {
+    fn writable(&mut self, gpa: Gpa, len: u64) -> bool {
+        self.copies.writable_calls += 1;
+        gpa >= RAM && gpa.checked_add(len).is_some_and(|end| end <= RO_PAGE)
+    }
+
+    fn read(&mut self, gpa: Gpa, buf: &mut [u8]) -> Result<(), MemFault> {
+        // Pages 0 to 2 can be read; page 3 is a hole.
+        let at = self.copy_at(gpa, buf.len(), HOLE)?;
+        buf.copy_from_slice(&self.pages[at..at + buf.len()]);
+        self.copies.reads += 1;
+        self.copies.largest = self.copies.largest.max(buf.len());
+        Ok(())
+    }
+
+    fn write(&mut self, gpa: Gpa, data: &[u8]) -> Result<(), MemFault> {
+        // Pages 0 and 1 can be written.
+        let at = self.copy_at(gpa, data.len(), RO_PAGE)?;
+        self.pages[at..at + data.len()].copy_from_slice(data);
+        self.copies.writes += 1;
+        self.copies.written += data.len();
+        self.copies.largest = self.copies.largest.max(data.len());
+        Ok(())
+    }
+}
+
 impl<'a> SnapshotMemory for FakeMem<'a> {
     type Mapped<'m>
         = FakeMapped<'m, 'a>
     where
         Self: 'm;
-
-    fn is_writable(&mut self, gpa: Gpa) -> bool {
-        (RAM..RO_PAGE).contains(&gpa)
-    }
 
     fn attach(&mut self, gpa: Option<Gpa>) -> Result<(), MemFault> {
         self.gone = false;
@@ -380,16 +453,18 @@ impl CounterBank for FakeCtrs {
         self.stop_one(counter)
     }
 
-    fn read_firmware(&mut self, counter: usize) -> u64 {
+    fn read_firmware(&mut self, counter: usize) -> Option<u64> {
         if self.in_use & (1 << counter) == 0 {
-            return 0;
+            return None;
         }
-        self.value[counter]
-            + if self.running & (1 << counter) != 0 {
-                1
-            } else {
-                0
-            }
+        Some(
+            self.value[counter]
+                + if self.running & (1 << counter) != 0 {
+                    1
+                } else {
+                    0
+                },
+        )
     }
 
     fn release(&mut self, mask: u64) {
@@ -563,6 +638,208 @@ fn runs_split_masks(_: &mut [u8]) -> CaseResult {
     let mut it = Runs(u64::MAX << 1);
     check_eq!(it.next(), Some((1, 63)));
     check!(it.next().is_none());
+    Ok(())
+}
+
+/// Fake host perf events for `event_get_info`: cycles, instructions, the
+/// L1D read access cache event and raw events (v1 and v2) whose data is
+/// below 0x1000 can be counted. Like KVM's C event map, it takes
+/// `SBI_PMU_HW_NO_EVENT` (0) for cycles.
+#[derive(Default)]
+struct FakeEvents {
+    /// `host_counts` calls.
+    asked: usize,
+    /// `pause` calls.
+    pauses: usize,
+}
+
+impl EventSupport for FakeEvents {
+    fn host_counts(&mut self, event_idx: u32, event_data: u64) -> bool {
+        self.asked += 1;
+        matches!(event_idx, 0x0 | 0x1 | 0x2 | 0x1_0000)
+            || (matches!(event_idx >> 16, 2 | 3) && event_data < 0x1000)
+    }
+
+    fn pause(&mut self) {
+        self.pauses += 1;
+    }
+}
+
+/// An output word the call must overwrite entirely.
+const STALE_OUTPUT: u32 = 0xffff_fffe;
+
+/// `event_get_info` checks its arguments before it touches memory:
+/// `InvalidParam` for flags, alignment, no entries and a size that
+/// overflows, `InvalidAddress` for a high half and a wrapping array.
+fn event_info_arguments(scratch: &mut [u8]) -> CaseResult {
+    let mut mem = FakeMem::new(scratch);
+    let mut ev = FakeEvents::default();
+    let a = A as usize;
+    let mut call = |mem: &mut FakeMem<'_>, lo: usize, hi: usize, n: usize, flags: usize| {
+        event_info::event_info(mem, &mut ev, lo, hi, n, flags)
+    };
+    check_eq!(call(&mut mem, a, 0, 1, 1), Err(SbiError::InvalidParam));
+    check_eq!(
+        call(&mut mem, a, 0, 1, 1 << 63),
+        Err(SbiError::InvalidParam)
+    );
+    check_eq!(call(&mut mem, a + 8, 0, 1, 0), Err(SbiError::InvalidParam));
+    check_eq!(call(&mut mem, a + 4, 0, 1, 0), Err(SbiError::InvalidParam));
+    check_eq!(call(&mut mem, a, 0, 0, 0), Err(SbiError::InvalidParam));
+    check_eq!(
+        call(&mut mem, a, 0, usize::MAX, 0),
+        Err(SbiError::InvalidParam)
+    );
+    check_eq!(
+        call(&mut mem, a, 0, 1 << 60, 0),
+        Err(SbiError::InvalidParam)
+    );
+    // Flags come first: a bad address with bad flags is InvalidParam.
+    check_eq!(call(&mut mem, a, 1, 1, 1), Err(SbiError::InvalidParam));
+    check_eq!(call(&mut mem, a, 1, 1, 0), Err(SbiError::InvalidAddress));
+    check_eq!(
+        call(&mut mem, usize::MAX - 15, 0, 2, 0),
+        Err(SbiError::InvalidAddress)
+    );
+    check_eq!(mem.copies.reads + mem.copies.writes, 0);
+    check_eq!(mem.copies.writable_calls, 0);
+    check_eq!(ev.asked, 0);
+    Ok(())
+}
+
+/// Each entry's whole output word says whether the event can be counted:
+/// hardware, cache and raw events as the host answers, firmware events
+/// when KVM counts them, nothing else; `event_idx` and `event_data` are
+/// left alone and only the output words are written.
+fn event_info_answers(scratch: &mut [u8]) -> CaseResult {
+    let mut mem = FakeMem::new(scratch);
+    let mut ev = FakeEvents::default();
+    let entries: [(u32, u64, u32); 13] = [
+        (0x0_0001, 0, 1),      // cycles
+        (0x0_0000, 0, 0),      // SBI_PMU_HW_NO_EVENT
+        (0x0_0002, 0, 1),      // instructions
+        (0x0_0009, 0, 0),      // a hardware event this host lacks
+        (0x1_0000, 0, 1),      // L1D read access
+        (0x2_0000, 0x10, 1),   // raw event
+        (0x3_0000, 0x2000, 0), // raw event v2 the host cannot count
+        (0x3_0000, 0x20, 1),   // raw event v2
+        (0xf_0006, 0, 1),      // IPI_SENT, counted by KVM
+        (0xf_0000, 0, 0),      // MISALIGNED_LOAD, not counted by KVM
+        (0xf_0016, 0, 0),      // firmware code 22, past SBI_PMU_FW_MAX
+        (0xf_ffff, 0x1234, 0), // SBI_PMU_FW_PLATFORM
+        (0x5_0000, 0, 0),      // undefined type
+    ];
+    for (i, &(idx, data, _)) in entries.iter().enumerate() {
+        mem.set_entry(A, i, idx, STALE_OUTPUT, data);
+    }
+    let n = entries.len();
+    check_eq!(
+        event_info::event_info(&mut mem, &mut ev, A as usize, 0, n, 0),
+        Ok(())
+    );
+    for (i, &(idx, data, want)) in entries.iter().enumerate() {
+        check_eq!((i, mem.output(A, i)), (i, want));
+        let at = A + (i * event_info::ENTRY_SIZE) as u64;
+        check_eq!(mem.word32(at), idx);
+        check_eq!(mem.word(at + event_info::DATA_OFFSET as u64), data);
+    }
+    check_eq!(mem.copies.writes, n);
+    check_eq!(mem.copies.written, 4 * n);
+    // The word after the array is untouched.
+    check_eq!(
+        mem.word32(A + (n * event_info::ENTRY_SIZE) as u64),
+        0xa5a5_a5a5
+    );
+    Ok(())
+}
+
+/// A reserved `event_idx` bit (20 to 31) in any entry is `InvalidParam`,
+/// and then no entry is answered.
+fn event_info_reserved_bits(scratch: &mut [u8]) -> CaseResult {
+    let mut mem = FakeMem::new(scratch);
+    let mut ev = FakeEvents::default();
+    for bit in [20, 27, 31] {
+        for i in 0..3 {
+            let idx = if i == 2 {
+                0x0_0001 | 1 << bit
+            } else {
+                0x0_0001
+            };
+            mem.set_entry(B, i, idx, STALE_OUTPUT, 0);
+        }
+        check_eq!(
+            event_info::event_info(&mut mem, &mut ev, B as usize, 0, 3, 0),
+            Err(SbiError::InvalidParam)
+        );
+        check_eq!(mem.copies.writes, 0);
+        check_eq!(mem.output(B, 0), STALE_OUTPUT);
+    }
+    check_eq!(ev.asked, 0);
+    Ok(())
+}
+
+/// The array must be writable guest memory from its first to its last
+/// byte, and may cross page boundaries; a huge array over memory that is
+/// not there fails before anything is read.
+fn event_info_memory(scratch: &mut [u8]) -> CaseResult {
+    let mut mem = FakeMem::new(scratch);
+    let mut ev = FakeEvents::default();
+    // Read-only page; an array that runs from page 1 into it.
+    check_eq!(
+        event_info::event_info(&mut mem, &mut ev, RO_PAGE as usize, 0, 1, 0),
+        Err(SbiError::InvalidAddress)
+    );
+    let tail = (RO_PAGE - 32) as usize;
+    check_eq!(
+        event_info::event_info(&mut mem, &mut ev, tail, 0, 3, 0),
+        Err(SbiError::InvalidAddress)
+    );
+    // A hole, and 2^40 entries from page 0 on.
+    check_eq!(
+        event_info::event_info(&mut mem, &mut ev, HOLE as usize, 0, 1, 0),
+        Err(SbiError::InvalidAddress)
+    );
+    check_eq!(
+        event_info::event_info(&mut mem, &mut ev, A as usize, 0, 1 << 40, 0),
+        Err(SbiError::InvalidAddress)
+    );
+    check_eq!(mem.copies.reads + mem.copies.writes, 0);
+    // Four entries across the boundary of pages 0 and 1.
+    let cross = B - 32;
+    for i in 0..4 {
+        mem.set_entry(cross, i, 0x0_0002, STALE_OUTPUT, 0);
+    }
+    check_eq!(
+        event_info::event_info(&mut mem, &mut ev, cross as usize, 0, 4, 0),
+        Ok(())
+    );
+    for i in 0..4 {
+        check_eq!(mem.output(cross, i), 1);
+    }
+    Ok(())
+}
+
+/// A long array is read a bounded chunk at a time, with a pause between
+/// chunks: no copy grows with the number of entries.
+fn event_info_chunks(scratch: &mut [u8]) -> CaseResult {
+    let mut mem = FakeMem::new(scratch);
+    let mut ev = FakeEvents::default();
+    let n = 200;
+    for i in 0..n {
+        let idx = if i % 2 == 0 { 0x0_0001 } else { 0xf_0000 };
+        mem.set_entry(A, i, idx, STALE_OUTPUT, 0);
+    }
+    check_eq!(
+        event_info::event_info(&mut mem, &mut ev, A as usize, 0, n, 0),
+        Ok(())
+    );
+    for i in 0..n {
+        check_eq!(mem.output(A, i), u32::from(i % 2 == 0));
+    }
+    check!(mem.copies.largest <= 256);
+    // Two passes over 13 chunks of 16 entries, a pause between chunks.
+    check_eq!(mem.copies.reads, 26);
+    check_eq!(ev.pauses, 24);
     Ok(())
 }
 
@@ -1046,8 +1323,8 @@ fn area_gone_still_stops(scratch: &mut [u8]) -> CaseResult {
 }
 
 /// `counter_fw_read` reads firmware counters only: hardware counters,
-/// counter 1 and indices past the counters are `InvalidParam`; an
-/// unconfigured firmware counter reads as 0.
+/// counter 1 and indices past the counters are `InvalidParam`, and so is an
+/// unconfigured firmware counter (as mainline Linux since 7.1).
 fn fw_read_firmware_only(_: &mut [u8]) -> CaseResult {
     let mut ctrs = FakeCtrs::new(19, 0b1100_0001);
     ctrs.hardware = 0b0011_1111;
@@ -1057,7 +1334,7 @@ fn fw_read_firmware_only(_: &mut [u8]) -> CaseResult {
     // Firmware counters 6 (running) and 7 (stopped); 8 is not configured.
     check_eq!(engine::fw_read(&mut ctrs, 6), Ok(42));
     check_eq!(engine::fw_read(&mut ctrs, 7), Ok(70));
-    check_eq!(engine::fw_read(&mut ctrs, 8), Ok(0));
+    check_eq!(engine::fw_read(&mut ctrs, 8), Err(SbiError::InvalidParam));
     // Hardware counters, configured or not, and `time`.
     for index in [0, 1, 2, 5] {
         check_eq!(
@@ -1098,6 +1375,11 @@ cases!(
     flag_validation,
     counter_set_bounds,
     runs_split_masks,
+    event_info_arguments,
+    event_info_answers,
+    event_info_reserved_bits,
+    event_info_memory,
+    event_info_chunks,
     nospec_clamps,
     set_shmem_zeroes_and_replaces,
     set_shmem_bad_addresses,

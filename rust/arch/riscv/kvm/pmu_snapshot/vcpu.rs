@@ -14,7 +14,10 @@ use core::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use kernel::bindings;
 
 use super::area::{slot_offset, AREA_SIZE, BITMAP_OFFSET, NUM_SLOTS, WORD};
-use super::engine::{CounterBank, Gpa, MappedArea, MemFault, SnapshotMemory, Step};
+use super::engine::{CounterBank, Gpa, GuestMemory, MappedArea, MemFault, SnapshotMemory, Step};
+use super::event_info::{
+    EventSupport, DATA_OFFSET, ENTRY_SIZE, FW_MAX, OUTPUT_OFFSET, OUTPUT_SUPPORTED,
+};
 use super::request::{index_nospec_pow2, Bits};
 
 /// `INVALID_GPA`: the value of `kvm_pmu::snapshot_addr` when no area is set.
@@ -101,17 +104,62 @@ pub(crate) struct Memory<'a> {
     _lifetime: PhantomData<&'a mut ()>,
 }
 
+impl GuestMemory for Memory<'_> {
+    fn writable(&mut self, gpa: Gpa, len: u64) -> bool {
+        // The caller guarantees that `gpa + len` does not wrap around.
+        let end = gpa + len;
+        let mut at = gpa;
+        // One step per memory slot: a large range over missing memory
+        // fails at its first byte without more.
+        while at < end {
+            // SAFETY: the vCPU is valid and the SRCU read lock is held (type
+            // invariants).
+            let n = unsafe { bindings::kvm_riscv_vcpu_pmu_writable_bytes(self.ptr.as_ptr(), at) };
+            if n == 0 {
+                return false;
+            }
+            at = at.saturating_add(n);
+        }
+        true
+    }
+
+    fn read(&mut self, gpa: Gpa, buf: &mut [u8]) -> Result<(), MemFault> {
+        // SAFETY: the vCPU is valid and the SRCU read lock is held (type
+        // invariants); `buf` is valid for writes of its length.
+        let ret = unsafe {
+            bindings::kvm_vcpu_read_guest(
+                self.ptr.as_ptr(),
+                gpa,
+                buf.as_mut_ptr().cast(),
+                buf.len(),
+            )
+        };
+        if ret == 0 {
+            Ok(())
+        } else {
+            Err(MemFault)
+        }
+    }
+
+    fn write(&mut self, gpa: Gpa, data: &[u8]) -> Result<(), MemFault> {
+        // SAFETY: as in `read`; `data` is valid for reads of its length, and
+        // the write marks the pages dirty.
+        let ret = unsafe {
+            bindings::kvm_vcpu_write_guest(self.ptr.as_ptr(), gpa, data.as_ptr().cast(), data.len())
+        };
+        if ret == 0 {
+            Ok(())
+        } else {
+            Err(MemFault)
+        }
+    }
+}
+
 impl SnapshotMemory for Memory<'_> {
     type Mapped<'m>
         = Mapped<'m>
     where
         Self: 'm;
-
-    fn is_writable(&mut self, gpa: Gpa) -> bool {
-        // SAFETY: the vCPU is valid and the SRCU read lock is held (type
-        // invariants).
-        unsafe { bindings::kvm_riscv_vcpu_pmu_gpa_writable(self.ptr.as_ptr(), gpa) }
-    }
 
     fn attach(&mut self, gpa: Option<Gpa>) -> Result<(), MemFault> {
         let vcpu = self.ptr.as_ptr();
@@ -313,6 +361,13 @@ const _: () = {
     assert!(offset_of!(SnapshotArea, counter_values) == offset_of!(Kernel, ctr_values));
     assert!(offset_of!(SnapshotArea, reserved) == offset_of!(Kernel, reserved));
     assert!(offset_of!(Kernel, reserved) - offset_of!(Kernel, ctr_values) == NUM_SLOTS * WORD);
+    // An event_get_info entry: the kernel's `struct riscv_pmu_event_info`.
+    type Entry = bindings::riscv_pmu_event_info;
+    assert!(size_of::<Entry>() == ENTRY_SIZE);
+    assert!(offset_of!(Entry, output) == OUTPUT_OFFSET);
+    assert!(offset_of!(Entry, event_data) == DATA_OFFSET);
+    assert!(OUTPUT_SUPPORTED as u64 == bindings::RISCV_PMU_EVENT_INFO_OUTPUT_MASK as u64);
+    assert!(FW_MAX as u64 == bindings::sbi_pmu_fw_generic_events_t_SBI_PMU_FW_MAX as u64);
 };
 
 impl Counters<'_> {
@@ -542,14 +597,14 @@ impl CounterBank for Counters<'_> {
         }
     }
 
-    fn read_firmware(&mut self, counter: usize) -> u64 {
+    fn read_firmware(&mut self, counter: usize) -> Option<u64> {
         let pmc = self.pmc(counter);
         // SAFETY: as in `start_firmware`.
         unsafe {
             // `counter_val` is left alone: a stop brings it up to date.
             // CAST: the event counts in the bits of a `u64`.
             self.fw_event(pmc)
-                .map_or(0, |fw| fw_value(fw).load(Ordering::Relaxed) as u64)
+                .map(|fw| fw_value(fw).load(Ordering::Relaxed) as u64)
         }
     }
 
@@ -573,5 +628,24 @@ impl CounterBank for Counters<'_> {
         // SAFETY: the counter is valid and used by this thread only (type
         // invariants).
         unsafe { (*self.pmc(index)).cinfo.value }
+    }
+}
+
+/// The host's perf events, as config matching uses them.
+pub(crate) struct HostEvents;
+
+impl EventSupport for HostEvents {
+    fn host_counts(&mut self, event_idx: u32, event_data: u64) -> bool {
+        // SAFETY: the helper only creates and releases a disabled perf
+        // event for the current task, in process context.
+        // CAST: `unsigned long` holds a `u32`.
+        unsafe { bindings::kvm_riscv_vcpu_pmu_event_supported(event_idx as usize, event_data) }
+    }
+
+    fn pause(&mut self) {
+        // SAFETY: called from the vCPU's thread in process context, with no
+        // lock held but the VM's SRCU read lock, under which sleeping is
+        // allowed.
+        unsafe { bindings::kvm_riscv_vcpu_pmu_resched() };
     }
 }
