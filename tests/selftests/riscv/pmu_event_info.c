@@ -9,6 +9,12 @@
  *
  * With --no-event-info (a kernel without FID 8, such as the C path) the
  * event_get_info checks are skipped and the others still run.
+ *
+ * With --overflow, a second VM takes counter overflow interrupts as
+ * mainline's sbi_pmu_test does since 6.15: five rounds per event, each
+ * handled by a stop with TAKE_SNAPSHOT that leaves the counter stopped.
+ * On 6.12, C and Rust paths alike, only the first round's interrupt
+ * arrives; until that is understood the check is not in the default run.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,6 +65,7 @@ enum {
 	E_WHOLE_WORD, E_FIELDS_KEPT, E_CROSS_PAGE, E_MATCHES_CFG, H_UNTOUCHED,
 	M_FW_READ_UNCONFIGURED, M_FW_CFG_THEN_READ, M_FW_READ_HI, M_STOP_STOPPED,
 	M_UNKNOWN_EVENT, M_RAW_V2, M_RAW_V2_WIDE, M_RAW_V2_CODE, M_CTR_INFO_BOUND,
+	O_CYCLES, O_INSTRUCTIONS,
 	NR_CHECKS
 };
 
@@ -67,7 +74,7 @@ enum {
 
 static const struct {
 	const char *name;
-	bool host, event_info;
+	bool host, event_info, overflow;
 } checks[NR_CHECKS] = {
 	[E_FLAGS] = EI("flags != 0 -> INVALID_PARAM"),
 	[E_MISALIGNED] = EI("address not 16-byte aligned -> INVALID_PARAM"),
@@ -95,6 +102,10 @@ static const struct {
 	[M_RAW_V2_WIDE] = { "cfg_match(raw v2, data bits 48-55) -> NOT_SUPPORTED on this host" },
 	[M_RAW_V2_CODE] = { "cfg_match(type 3, code != 0) -> NOT_SUPPORTED" },
 	[M_CTR_INFO_BOUND] = { "counter_get_info(64) -> INVALID_PARAM" },
+	[O_CYCLES] = { "overflow: 5 interrupts from cycles, each stop sets the overflow bit",
+		       false, false, true },
+	[O_INSTRUCTIONS] = { "overflow: 5 interrupts from instructions, each stop sets the bit",
+			     false, false, true },
 };
 
 #define CHECK(id, cond, got, want) \
@@ -294,6 +305,73 @@ static void mainline_checks(void)
 	CHECK(M_CTR_INFO_BOUND, err == SBI_ERR_INVALID_PARAM, err, SBI_ERR_INVALID_PARAM);
 }
 
+#define OVERFLOWS	5
+/* Iterations of the wait loop before an overflow counts as missing. */
+#define OVERFLOW_WAIT	50000000UL
+
+/* Shared with the interrupt handler. */
+static unsigned long ovf_irqs, ovf_counter, ovf_bit_missing;
+
+/* Stops the counter and takes the snapshot; the counter stays stopped. */
+static void overflow_handler(struct ex_regs *regs)
+{
+	u64 *area = (u64 *)ARRAY_BASE;
+
+	GUEST_ASSERT_EQ(regs->cause & ~CAUSE_IRQ_FLAG, IRQ_PMU_OVF);
+	__GUEST_ASSERT(!pmu(SBI_EXT_PMU_COUNTER_STOP, READ_ONCE(ovf_counter), 1,
+			    SBI_PMU_STOP_FLAG_TAKE_SNAPSHOT, 0).error, "stop in the handler");
+	csr_clear(CSR_SIP, BIT(IRQ_PMU_OVF));
+	if (!(area[0] & 1))
+		WRITE_ONCE(ovf_bit_missing, ovf_bit_missing + 1);
+	WRITE_ONCE(ovf_irqs, ovf_irqs + 1);
+}
+
+/*
+ * Five rounds, as mainline's sbi_pmu_test: configure the event, start it
+ * from the snapshot 10,000 events below overflow, wait for the interrupt,
+ * then reset the counter, which the handler left stopped.
+ */
+static void overflow_event(int id, unsigned long event)
+{
+	u64 *area = (u64 *)ARRAY_BASE;
+	unsigned long round, reset_err = 0;
+	long err;
+
+	ovf_irqs = 0;
+	ovf_bit_missing = 0;
+	for (round = 0; round < OVERFLOWS; round++) {
+		WRITE_ONCE(ovf_counter, config(event));
+		area[1] = ULONG_MAX - 10000;
+		err = pmu(SBI_EXT_PMU_COUNTER_START, ovf_counter, 1,
+			  SBI_PMU_START_FLAG_INIT_SNAPSHOT, 0).error;
+		__GUEST_ASSERT(!err, "start %lu: %ld", round, err);
+		for (unsigned long w = 0; w < OVERFLOW_WAIT && READ_ONCE(ovf_irqs) == round; w++)
+			;
+		err = pmu(SBI_EXT_PMU_COUNTER_STOP, ovf_counter, 1,
+			  SBI_PMU_STOP_FLAG_RESET, 0).error;
+		if (err != SBI_ERR_ALREADY_STOPPED)
+			reset_err = err;
+		if (READ_ONCE(ovf_irqs) == round)
+			break;
+	}
+	CHECK(id, ovf_irqs == OVERFLOWS && !ovf_bit_missing && !reset_err,
+	      ovf_irqs != OVERFLOWS ? ovf_irqs :
+	      ovf_bit_missing ? 100 + ovf_bit_missing : reset_err,
+	      OVERFLOWS);
+}
+
+static void overflow_guest(void)
+{
+	long err = pmu(SBI_EXT_PMU_SNAPSHOT_SET_SHMEM, ARRAY_BASE, 0, 0, 0).error;
+
+	__GUEST_ASSERT(!err, "set_shmem: %ld", err);
+	csr_set(CSR_IE, BIT(IRQ_PMU_OVF));
+	local_irq_enable();
+	overflow_event(O_CYCLES, SBI_PMU_HW_CPU_CYCLES);
+	overflow_event(O_INSTRUCTIONS, SBI_PMU_HW_INSTRUCTIONS);
+	GUEST_DONE();
+}
+
 static void guest_code(unsigned long with_event_info)
 {
 	if (with_event_info)
@@ -323,30 +401,12 @@ static void untouched(struct kvm_vm *vm)
 	report(H_UNTOUCHED, ok, "an entry past the array or the read-only page changed");
 }
 
-int main(int argc, char *argv[])
+/* Runs @vcpu until the guest is done, reporting its checks. */
+static void run(struct kvm_vm *vm, struct kvm_vcpu *vcpu)
 {
-	bool with_event_info = !(argc > 1 && !strcmp(argv[1], "--no-event-info"));
-	struct kvm_vcpu *vcpu;
-	struct kvm_vm *vm;
 	struct ucall uc;
 	char note[96];
-	int planned = 0;
 
-	ksft_print_header();
-	vm = vm_create_with_one_vcpu(&vcpu, guest_code);
-	if (!__vcpu_has_sbi_ext(vcpu, KVM_RISCV_SBI_EXT_PMU))
-		ksft_exit_skip("SBI PMU not available\n");
-	for (int i = 0; i < NR_CHECKS; i++)
-		planned += with_event_info || !checks[i].event_info;
-	ksft_set_plan(NR_CHECKS);
-	vm_userspace_mem_region_add(vm, VM_MEM_SRC_ANONYMOUS, ARRAY_BASE, SLOT_ARRAY,
-				    ARRAY_PAGES, 0);
-	virt_map(vm, ARRAY_BASE, ARRAY_BASE, ARRAY_PAGES);
-	vm_userspace_mem_region_add(vm, VM_MEM_SRC_ANONYMOUS, RO_PAGE, SLOT_RO, 1,
-				    KVM_MEM_READONLY);
-	memset(addr_gpa2hva(vm, RO_PAGE), 0x4f, 4096);
-	memcpy(ro_image, addr_gpa2hva(vm, RO_PAGE), 4096);
-	vcpu_args_set(vcpu, 1, with_event_info);
 	for (;;) {
 		vcpu_run(vcpu);
 		switch (get_ucall(vcpu, &uc)) {
@@ -360,19 +420,69 @@ int main(int argc, char *argv[])
 			}
 			continue;
 		case UCALL_DONE:
-			break;
+			return;
 		case UCALL_ABORT:
 			REPORT_GUEST_ASSERT(uc);
-			break;
+			return;
 		default:
 			TEST_FAIL("unexpected exit %s", exit_reason_str(vcpu->run->exit_reason));
 		}
-		break;
 	}
-	kvm_vm_free(vm);
+}
+
+static struct kvm_vm *create(struct kvm_vcpu **vcpu, void *guest)
+{
+	struct kvm_vm *vm = vm_create_with_one_vcpu(vcpu, guest);
+
+	vm_userspace_mem_region_add(vm, VM_MEM_SRC_ANONYMOUS, ARRAY_BASE, SLOT_ARRAY,
+				    ARRAY_PAGES, 0);
+	virt_map(vm, ARRAY_BASE, ARRAY_BASE, ARRAY_PAGES);
+	return vm;
+}
+
+int main(int argc, char *argv[])
+{
+	bool with_event_info = true, with_overflow = false;
+	struct kvm_vcpu *vcpu;
+	struct kvm_vm *vm;
+	int planned = 0;
+
+	for (int i = 1; i < argc; i++) {
+		with_event_info &= strcmp(argv[i], "--no-event-info") != 0;
+		with_overflow |= !strcmp(argv[i], "--overflow");
+	}
+	ksft_print_header();
+	vm = create(&vcpu, guest_code);
+	if (!__vcpu_has_sbi_ext(vcpu, KVM_RISCV_SBI_EXT_PMU) ||
+	    !__vcpu_has_isa_ext(vcpu, KVM_RISCV_ISA_EXT_SSCOFPMF))
+		ksft_exit_skip("SBI PMU with Sscofpmf not available\n");
 	for (int i = 0; i < NR_CHECKS; i++)
+		planned += (with_event_info || !checks[i].event_info) &&
+			   (with_overflow || !checks[i].overflow);
+	ksft_set_plan(NR_CHECKS);
+	vm_userspace_mem_region_add(vm, VM_MEM_SRC_ANONYMOUS, RO_PAGE, SLOT_RO, 1,
+				    KVM_MEM_READONLY);
+	memset(addr_gpa2hva(vm, RO_PAGE), 0x4f, 4096);
+	memcpy(ro_image, addr_gpa2hva(vm, RO_PAGE), 4096);
+	vcpu_args_set(vcpu, 1, with_event_info);
+	run(vm, vcpu);
+	kvm_vm_free(vm);
+
+	if (with_overflow) {
+		vm = create(&vcpu, overflow_guest);
+		vm_init_vector_tables(vm);
+		vm_install_interrupt_handler(vm, overflow_handler);
+		vcpu_init_vector_tables(vcpu);
+		run(vm, vcpu);
+		kvm_vm_free(vm);
+	}
+
+	for (int i = 0; i < NR_CHECKS; i++) {
 		if (!with_event_info && checks[i].event_info)
 			ksft_test_result_skip("%s (--no-event-info)\n", checks[i].name);
+		if (!with_overflow && checks[i].overflow)
+			ksft_test_result_skip("%s (without --overflow)\n", checks[i].name);
+	}
 	ksft_print_msg("%d checks passed, %d failed\n", passed, failed);
 	if (passed + failed != planned)
 		ksft_exit_fail_msg("ran %d of %d checks\n", passed + failed, planned);

@@ -32,6 +32,9 @@
 #define FW_EVENT(code)		((0xfUL << 16) | (code))
 #define AREA			((unsigned long)SZ_1G)
 #define SLOT_AREA		10
+/* The page of the event_get_info rows' array, after the area. */
+#define EVENT_ARRAY		(AREA + 4096)
+#define SBI_EXT_PMU_EVENT_GET_INFO	8
 #define MEM_VCPUS		16
 #define DEFAULT_ITERS		4000
 /* Hardware events: SBI event type 0 (general) and type 1 (cache). */
@@ -47,6 +50,7 @@ enum { RES_ACCESS, RES_MISS };
 enum row {
 	ROW_NULL, ROW_FW_READ, ROW_PAIR_1, ROW_SNAP_PAIR_1, ROW_PAIR_8, ROW_SNAP_PAIR_8,
 	ROW_SET_SHMEM, ROW_HW_PAIR_1, ROW_HW_SNAP_PAIR_1, ROW_HW_PAIR_8, ROW_HW_SNAP_PAIR_8,
+	ROW_EVENT_INFO_1, ROW_EVENT_INFO_8, ROW_EVENT_INFO_64,
 	NR_ROWS
 };
 
@@ -71,6 +75,9 @@ static const char * const row_names[NR_ROWS] = {
 	[ROW_HW_SNAP_PAIR_1] = "hw_snapshot_stop_start_1",
 	[ROW_HW_PAIR_8] = "hw_stop_start_8",
 	[ROW_HW_SNAP_PAIR_8] = "hw_snapshot_stop_start_8",
+	[ROW_EVENT_INFO_1] = "event_info_1",
+	[ROW_EVENT_INFO_8] = "event_info_8",
+	[ROW_EVENT_INFO_64] = "event_info_64",
 };
 
 /*
@@ -188,18 +195,19 @@ static void check_pair(unsigned long mask, unsigned long stop_flags, unsigned lo
 	__GUEST_ASSERT(!e1 && !e2, "mask %#lx: stop %ld, start %ld", mask, e1, e2);
 }
 
-#define MEASURE(row, body) do {						\
-	const unsigned long __row = (row);				\
+#define MEASURE_N(row, n, body) do {					\
+	const unsigned long __row = (row), __n = (n);			\
 	unsigned long __t0;						\
 									\
 	if (!(rows & (1UL << __row)))					\
 		break;							\
 	__t0 = csr_read(CSR_TIME);					\
-	for (unsigned long __i = 0; __i < iters; __i++) {		\
+	for (unsigned long __i = 0; __i < __n; __i++) {			\
 		body;							\
 	}								\
-	GUEST_SYNC_ARGS(__row, csr_read(CSR_TIME) - __t0, iters, 0, 0);	\
+	GUEST_SYNC_ARGS(__row, csr_read(CSR_TIME) - __t0, __n, 0, 0);	\
 } while (0)
+#define MEASURE(row, body)	MEASURE_N(row, iters, body)
 
 /*
  * The hardware rows; @fw_base is the first of the firmware counters. The
@@ -247,6 +255,38 @@ static void hw_rows(unsigned long fw_base)
 	GUEST_SYNC_ARGS(SYNC_SET_DONE, set, 0, 0, 0);
 }
 
+/*
+ * event_get_info over 1, 8 and 64 entries, the events a driver asks about
+ * at probe: each hardware, cache and raw event creates and releases a host
+ * perf event, so these rows run fewer calls (a 64th of the others for 64
+ * entries).
+ */
+static void event_info_rows(void)
+{
+	static const struct { u32 idx; u64 data; } mix[] = {
+		{ SBI_PMU_HW_CPU_CYCLES, 0 },
+		{ SBI_PMU_HW_INSTRUCTIONS, 0 },
+		{ CACHE_EVENT(C_L1D, OP_READ, RES_ACCESS), 0 },
+		{ FW_EVENT(6), 0 },				/* IPI_SENT */
+		{ SBI_PMU_HW_BRANCH_INSTRUCTIONS, 0 },
+		{ 2 << 16, 0x1 },				/* a raw event */
+		{ FW_EVENT(5), 0 },				/* SET_TIMER */
+		{ FW_EVENT(8), 0 },				/* FENCE_I_SENT */
+	};
+	u64 *e = (u64 *)EVENT_ARRAY;
+
+	for (int i = 0; i < 64; i++) {
+		e[2 * i] = mix[i % ARRAY_SIZE(mix)].idx;
+		e[2 * i + 1] = mix[i % ARRAY_SIZE(mix)].data;
+	}
+	MEASURE_N(ROW_EVENT_INFO_1, iters / 8 ?: 1,
+		  pmu(SBI_EXT_PMU_EVENT_GET_INFO, EVENT_ARRAY, 0, 1, 0));
+	MEASURE_N(ROW_EVENT_INFO_8, iters / 16 ?: 1,
+		  pmu(SBI_EXT_PMU_EVENT_GET_INFO, EVENT_ARRAY, 0, 8, 0));
+	MEASURE_N(ROW_EVENT_INFO_64, iters / 64 ?: 1,
+		  pmu(SBI_EXT_PMU_EVENT_GET_INFO, EVENT_ARRAY, 0, 64, 0));
+}
+
 static void guest_code(unsigned long n, unsigned long row_mask)
 {
 	unsigned long base;
@@ -283,6 +323,7 @@ static void guest_code(unsigned long n, unsigned long row_mask)
 	/* Hardware counters, backed by host perf events, after every firmware row. */
 	if (rows & HW_ROWS)
 		hw_rows(base);
+	event_info_rows();
 	GUEST_DONE();
 }
 
@@ -414,7 +455,8 @@ int main(int argc, char *argv[])
 	ksft_print_header();
 	ksft_set_plan(nr_rows + (argc > 2 ? 0 : 1));
 	vm = vm_create_with_one_vcpu(&vcpu, guest_code);
-	vm_userspace_mem_region_add(vm, VM_MEM_SRC_ANONYMOUS, AREA, SLOT_AREA, 1, 0);
+	vm_userspace_mem_region_add(vm, VM_MEM_SRC_ANONYMOUS, AREA, SLOT_AREA, 2, 0);
+	virt_map(vm, EVENT_ARRAY, EVENT_ARRAY, 1);
 	vcpu_args_set(vcpu, 2, iters, rows);
 	while (!done) {
 		vcpu_run(vcpu);
