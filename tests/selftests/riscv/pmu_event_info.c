@@ -62,7 +62,8 @@ struct entry {
 enum {
 	E_FLAGS, E_MISALIGNED, E_NO_ENTRIES, E_SIZE_OVERFLOW, E_HIGH_HALF,
 	E_READ_ONLY, E_HOLE, E_PARTLY_MISSING, E_HUGE, E_RESERVED, E_ANSWERS,
-	E_WHOLE_WORD, E_FIELDS_KEPT, E_CROSS_PAGE, E_MATCHES_CFG, H_UNTOUCHED,
+	E_WHOLE_WORD, E_FIELDS_KEPT, E_CROSS_PAGE, E_MATCHES_CFG, H_UNTOUCHED, E_TOP,
+	M_SHMEM_TOP,
 	M_FW_READ_UNCONFIGURED, M_FW_CFG_THEN_READ, M_FW_READ_HI, M_STOP_STOPPED,
 	M_UNKNOWN_EVENT, M_RAW_V2, M_RAW_V2_WIDE, M_RAW_V2_CODE, M_CTR_INFO_BOUND,
 	O_CYCLES, O_INSTRUCTIONS,
@@ -93,6 +94,8 @@ static const struct {
 	[E_MATCHES_CFG] = EI("answers what config matching accepts"),
 	[H_UNTOUCHED] = { "event_info: memory past the array and the read-only page unchanged",
 			  true, true },
+	[E_TOP] = EI("the last 16 bytes of the address space -> INVALID_ADDRESS"),
+	[M_SHMEM_TOP] = { "set_shmem: the last page of the address space -> INVALID_ADDRESS" },
 	[M_FW_READ_UNCONFIGURED] = { "fw read of an unconfigured fw counter -> INVALID_PARAM" },
 	[M_FW_CFG_THEN_READ] = { "cfg_match(ACCESS_LOAD) on that counter, then fw read succeeds" },
 	[M_FW_READ_HI] = { "fw read_hi on RV64 -> 0" },
@@ -255,6 +258,8 @@ static void event_info_checks(void)
 	idx = first_output_not(a + 8192 - 32, 4, 1);
 	CHECK(E_CROSS_PAGE, !err && idx < 0, err ? err : idx, 0);
 	HOST(H_UNTOUCHED);
+	err = event_info(-16UL, 0, 1, 0);
+	CHECK(E_TOP, err == SBI_ERR_INVALID_ADDRESS, err, SBI_ERR_INVALID_ADDRESS);
 }
 
 static void mainline_checks(void)
@@ -270,6 +275,8 @@ static void mainline_checks(void)
 			fw = i;
 	}
 	__GUEST_ASSERT(fw < num, "no firmware counter among %lu", num);
+	err = pmu(SBI_EXT_PMU_SNAPSHOT_SET_SHMEM, -4096UL, 0, 0, 0).error;
+	CHECK(M_SHMEM_TOP, err == SBI_ERR_INVALID_ADDRESS, err, SBI_ERR_INVALID_ADDRESS);
 	r = pmu(SBI_EXT_PMU_COUNTER_FW_READ, fw, 0, 0, 0);
 	CHECK(M_FW_READ_UNCONFIGURED, r.error == SBI_ERR_INVALID_PARAM, r.error,
 	      SBI_ERR_INVALID_PARAM);

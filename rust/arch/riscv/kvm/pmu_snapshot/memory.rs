@@ -19,7 +19,9 @@ pub(crate) struct MemFault;
 /// Guest memory, as the vCPU sees it.
 pub(crate) trait GuestMemory {
     /// Returns true when every byte of the `len` bytes at `gpa` is backed
-    /// by a memory slot the guest can write (`len > 0`, no wrap-around).
+    /// by a memory slot the guest can write; false for `len` 0 or a range
+    /// that wraps around. The range may end at the last byte of the
+    /// address space.
     fn writable(&mut self, gpa: Gpa, len: u64) -> bool;
     /// Copies the `buf.len()` bytes at `gpa` into `buf`.
     fn read(&mut self, gpa: Gpa, buf: &mut [u8]) -> Result<(), MemFault>;
@@ -63,8 +65,9 @@ impl GuestRange {
         if end > self.len {
             return Err(MemFault);
         }
-        // No wrap-around: `base + self.len` does not wrap (invariant).
-        Ok(self.base + offset)
+        // `offset < self.len` for a non-empty access, so this cannot wrap
+        // (invariant); an empty one at the very end is refused here.
+        self.base.checked_add(offset).ok_or(MemFault)
     }
 
     /// Returns true when the whole range is backed by writable memory.

@@ -260,7 +260,7 @@ impl Drop for FakeMapped<'_, '_> {
 impl GuestMemory for FakeMem<'_> {
     fn writable(&mut self, gpa: Gpa, len: u64) -> bool {
         self.copies.writable_calls += 1;
-        gpa >= RAM && gpa.checked_add(len).is_some_and(|end| end <= RO_PAGE)
+        len > 0 && gpa >= RAM && gpa.checked_add(len).is_some_and(|end| end <= RO_PAGE)
     }
 
     fn read(&mut self, gpa: Gpa, buf: &mut [u8]) -> Result<(), MemFault> {
@@ -792,6 +792,11 @@ fn event_info_memory(scratch: &mut [u8]) -> CaseResult {
     let tail = (RO_PAGE - 32) as usize;
     check_eq!(
         event_info::event_info(&mut mem, &mut ev, tail, 0, 3, 0),
+        Err(SbiError::InvalidAddress)
+    );
+    // The last entry of the address space: no memory there, no wrap-around.
+    check_eq!(
+        event_info::event_info(&mut mem, &mut ev, usize::MAX - 15, 0, 1, 0),
         Err(SbiError::InvalidAddress)
     );
     // A hole, and 2^40 entries from page 0 on.

@@ -106,21 +106,27 @@ pub(crate) struct Memory<'a> {
 
 impl GuestMemory for Memory<'_> {
     fn writable(&mut self, gpa: Gpa, len: u64) -> bool {
-        // The caller guarantees that `gpa + len` does not wrap around.
-        let end = gpa + len;
+        // The range may end at the last byte of the address space, so it
+        // is walked by its last byte, never by the address after it.
+        let Some(last) = len.checked_sub(1).and_then(|l| gpa.checked_add(l)) else {
+            return false;
+        };
         let mut at = gpa;
         // One step per memory slot: a large range over missing memory
         // fails at its first byte without more.
-        while at < end {
+        loop {
             // SAFETY: the vCPU is valid and the SRCU read lock is held (type
             // invariants).
             let n = unsafe { bindings::kvm_riscv_vcpu_pmu_writable_bytes(self.ptr.as_ptr(), at) };
             if n == 0 {
                 return false;
             }
-            at = at.saturating_add(n);
+            match at.checked_add(n) {
+                Some(next) if next <= last => at = next,
+                // The slot reaches past the last byte.
+                _ => return true,
+            }
         }
-        true
     }
 
     fn read(&mut self, gpa: Gpa, buf: &mut [u8]) -> Result<(), MemFault> {
