@@ -26,7 +26,33 @@ pub(crate) const SCRATCH_SIZE: usize = 4 * PAGE;
 
 /// Set while a `FakeMapped` access is in progress, for `FakeCtrs` to check
 /// that no hardware counter (which may sleep) starts or stops during one.
+/// KUnit runs the cases one after the other; cargo runs them on threads of
+/// their own, so a host build keeps one flag per thread.
+#[cfg(not(test))]
 static IN_ACCESS: AtomicBool = AtomicBool::new(false);
+
+#[cfg(test)]
+::std::thread_local! {
+    /// The flag of this test thread.
+    static IN_ACCESS_OF_THREAD: AtomicBool = const { AtomicBool::new(false) };
+}
+
+/// Marks the start (`true`) or the end of a fake access.
+fn set_in_access(on: bool) {
+    #[cfg(not(test))]
+    IN_ACCESS.store(on, Ordering::Relaxed);
+    #[cfg(test)]
+    IN_ACCESS_OF_THREAD.with(|f| f.store(on, Ordering::Relaxed));
+}
+
+/// Whether a fake access is in progress.
+fn in_access() -> bool {
+    #[cfg(not(test))]
+    let on = IN_ACCESS.load(Ordering::Relaxed);
+    #[cfg(test)]
+    let on = IN_ACCESS_OF_THREAD.with(|f| f.load(Ordering::Relaxed));
+    on
+}
 
 /// Size of a fake guest page, in bytes.
 const PAGE: usize = 4096;
@@ -253,7 +279,7 @@ impl MappedArea for FakeMapped<'_, '_> {
 impl Drop for FakeMapped<'_, '_> {
     fn drop(&mut self) {
         self.mem.in_access = false;
-        IN_ACCESS.store(false, Ordering::Relaxed);
+        set_in_access(false);
     }
 }
 
@@ -307,7 +333,7 @@ impl<'a> SnapshotMemory for FakeMem<'a> {
             return Err(MemFault);
         }
         self.in_access = true;
-        IN_ACCESS.store(true, Ordering::Relaxed);
+        set_in_access(true);
         Ok(FakeMapped { mem: self })
     }
 }
@@ -443,13 +469,13 @@ impl CounterBank for FakeCtrs {
 
     fn start_hardware(&mut self, counter: usize) -> Step {
         self.hardware_ops += 1;
-        self.slept_in_access |= IN_ACCESS.load(Ordering::Relaxed);
+        self.slept_in_access |= in_access();
         self.start_one(counter, None)
     }
 
     fn stop_hardware(&mut self, counter: usize) -> Step {
         self.hardware_ops += 1;
-        self.slept_in_access |= IN_ACCESS.load(Ordering::Relaxed);
+        self.slept_in_access |= in_access();
         self.stop_one(counter)
     }
 
