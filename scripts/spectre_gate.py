@@ -67,6 +67,10 @@ ENTRY_TAINT = {
     "kvm_riscv_vcpu_pmu_read_hpm": (("a1",), False),
     "kvm_riscv_vcpu_pmu_snapshot_set_shmem": (("a1", "a2", "a3"), False),
     "kvm_riscv_pmu_rs_counter_mask_valid": (("a0", "a1"), True),
+    # SBI v3.0 event_get_info and the helper it asks about each event: the
+    # Rust path only.
+    "kvm_riscv_vcpu_pmu_event_info": (("a1", "a2", "a3", "a4"), True),
+    "kvm_riscv_vcpu_pmu_event_supported": (("a0", "a1"), True),
 }
 
 OBJECTS = ("arch/riscv/kvm/vcpu_pmu.o", "arch/riscv/kvm/vcpu_sbi_pmu.o")
