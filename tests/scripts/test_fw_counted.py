@@ -23,14 +23,18 @@ def fw_codes(sbi_h):
             for m in re.finditer(r"^\s*(SBI_PMU_FW_\w+)\s*=\s*(\d+),", sbi_h, re.M)}
 
 
+def incr_fw_codes(source, codes):
+    """The codes of the events C @source passes to kvm_riscv_vcpu_pmu_incr_fw()."""
+    return {codes[m.group(1)] for m in re.finditer(
+        r"kvm_riscv_vcpu_pmu_incr_fw\(\s*\w+,\s*(SBI_PMU_FW_\w+)\)", source)}
+
+
 def counted(kvm_dir, codes):
-    """The codes of the events passed to kvm_riscv_vcpu_pmu_incr_fw()."""
+    """The codes of the events KVM counts: every .c file of @kvm_dir."""
     found = set()
     for name in os.listdir(kvm_dir):
         if name.endswith(".c"):
-            for m in re.finditer(r"kvm_riscv_vcpu_pmu_incr_fw\(\s*\w+,\s*(SBI_PMU_FW_\w+)\)",
-                                 read(os.path.join(kvm_dir, name))):
-                found.add(codes[m.group(1)])
+            found |= incr_fw_codes(read(os.path.join(kvm_dir, name)), codes)
     return found
 
 
@@ -49,12 +53,13 @@ class FwCountedTest(unittest.TestCase):
         self.assertEqual(rust_list(read(RUST)), kvm)
 
     def test_a_new_call_is_caught(self):
-        codes = {"SBI_PMU_FW_SET_TIMER": 5, "SBI_PMU_FW_ILLEGAL_INSN": 4}
-        src = "kvm_riscv_vcpu_pmu_incr_fw(vcpu, SBI_PMU_FW_ILLEGAL_INSN);\n"
-        self.assertEqual(rust_list("const KVM_COUNTED_FW: u32 = 1 << 5;"), {5})
-        self.assertEqual({4}, {codes[m] for m in re.findall(
-            r"kvm_riscv_vcpu_pmu_incr_fw\(\s*\w+,\s*(SBI_PMU_FW_\w+)\)", src)})
-
+        """A call the Rust list lacks makes the sets differ."""
+        codes = fw_codes("\tSBI_PMU_FW_ILLEGAL_INSN\t\t= 4,\n\tSBI_PMU_FW_SET_TIMER\t\t= 5,\n")
+        source = ("kvm_riscv_vcpu_pmu_incr_fw(vcpu, SBI_PMU_FW_SET_TIMER);\n"
+                  "kvm_riscv_vcpu_pmu_incr_fw(tmp, SBI_PMU_FW_ILLEGAL_INSN);\n")
+        self.assertEqual(incr_fw_codes(source, codes), {4, 5})
+        self.assertNotEqual(rust_list("const KVM_COUNTED_FW: u32 = 1 << 5;"),
+                            incr_fw_codes(source, codes))
 
 if __name__ == "__main__":
     unittest.main()
