@@ -167,32 +167,6 @@ impl Iterator for Bits {
     }
 }
 
-/// Iterator over the runs of consecutive set bits of a mask, lowest first,
-/// as `(first bit, number of bits)`: guests mostly stop counters that sit
-/// next to each other, which one run copies in a single loop.
-pub(crate) struct Runs(pub u64);
-
-impl Iterator for Runs {
-    type Item = (usize, usize);
-
-    fn next(&mut self) -> Option<(usize, usize)> {
-        if self.0 == 0 {
-            return None;
-        }
-        let first = self.0.trailing_zeros();
-        // The run ends at the first clear bit above `first` (or at bit 64).
-        let len = (!(self.0 >> first)).trailing_zeros();
-        let end = first + len;
-        // Keep the bits above the run (none when it reaches bit 63).
-        self.0 = if end >= u64::BITS {
-            0
-        } else {
-            self.0 >> end << end
-        };
-        Some((first as usize, len as usize))
-    }
-}
-
 /// Clamps `index` to `0` when it is not below `size`, also under
 /// speculation: the bounds check cannot be bypassed by a mispredicted branch
 /// (Spectre v1), as with the kernel's `array_index_nospec()`.

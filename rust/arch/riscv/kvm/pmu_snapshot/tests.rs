@@ -12,13 +12,13 @@ use core::sync::atomic::{AtomicBool, Ordering};
 use crate::harness::{cases, check, check_eq, check_ok, CaseResult, Failure};
 
 use super::abi::SbiError;
-use super::area::{self, AREA_SIZE};
+use super::area::{self, AREA_SIZE, NUM_SLOTS};
 use super::engine::{
     self, CounterBank, Gpa, GuestMemory, MappedArea, MemFault, SnapshotMemory, Step,
 };
 use super::event_info::{self, EventSupport};
 use super::request::{
-    index_nospec, index_nospec_pow2, Bits, CounterSet, Runs, ShmemRequest, StartInit, StopFlags,
+    index_nospec, index_nospec_pow2, Bits, CounterSet, ShmemRequest, StartInit, StopFlags,
 };
 
 /// Bytes of scratch memory each case needs.
@@ -645,25 +645,33 @@ fn counter_set_bounds(_: &mut [u8]) -> CaseResult {
     Ok(())
 }
 
-/// `Runs` splits a mask into its runs of neighbouring bits, the top bit and
-/// a full mask included.
-fn runs_split_masks(_: &mut [u8]) -> CaseResult {
-    check!(Runs(0).next().is_none());
-    let mut it = Runs(0b1110_0110_0001);
-    check_eq!(it.next(), Some((0, 1)));
-    check_eq!(it.next(), Some((5, 2)));
-    check_eq!(it.next(), Some((9, 3)));
-    check!(it.next().is_none());
-    let mut it = Runs(1 << 63 | 0xff);
-    check_eq!(it.next(), Some((0, 8)));
-    check_eq!(it.next(), Some((63, 1)));
-    check!(it.next().is_none());
-    let mut it = Runs(u64::MAX);
-    check_eq!(it.next(), Some((0, 64)));
-    check!(it.next().is_none());
-    let mut it = Runs(u64::MAX << 1);
-    check_eq!(it.next(), Some((1, 63)));
-    check!(it.next().is_none());
+/// `set_slots` writes the slots whose bit is set, one value per slot from
+/// `first` on, and never a slot past the last one.
+fn set_slots_follow_the_mask(scratch: &mut [u8]) -> CaseResult {
+    let (mut mem, _) = registered(scratch, A)?;
+    for slot in 0..NUM_SLOTS {
+        mem.set_slot(A, slot, 7);
+    }
+    {
+        let mut mapped = check_ok!(mem.begin());
+        mapped.set_slots(2, 0b1101, 100..);
+        // Bits past the last slot are never reached.
+        mapped.set_slots(61, u64::MAX, 200..);
+        mapped.set_slots(40, 0, 300..);
+    }
+    let written = [
+        (2, 100),
+        (4, 102),
+        (5, 103),
+        (61, 200),
+        (62, 201),
+        (63, 202),
+    ];
+    for slot in 0..NUM_SLOTS {
+        let want = written.iter().find(|w| w.0 == slot).map_or(7, |w| w.1);
+        check_eq!(mem.slot(A, slot), want);
+    }
+    check_eq!(mem.stray, 0);
     Ok(())
 }
 
@@ -1296,8 +1304,8 @@ fn hardware_counters_outside_access(scratch: &mut [u8]) -> CaseResult {
     Ok(())
 }
 
-/// Hardware counters are saved a run of neighbours at a time: a counter
-/// in the gap between two runs, or past the last counter, keeps its slot.
+/// Hardware counters are saved in one walk from the lowest stopped counter
+/// to the highest: a counter in a gap, or past the last one, keeps its slot.
 fn hardware_runs_leave_gaps(scratch: &mut [u8]) -> CaseResult {
     let (mut mem, area) = registered(scratch, A)?;
     // Counters 13..=18 are hardware counters; 15 is not configured.
@@ -1405,7 +1413,7 @@ cases!(
     shmem_validation_table,
     flag_validation,
     counter_set_bounds,
-    runs_split_masks,
+    set_slots_follow_the_mask,
     event_info_arguments,
     event_info_answers,
     event_info_reserved_bits,

@@ -186,13 +186,27 @@ impl SnapshotMemory for Memory<'_> {
     }
 
     fn begin(&mut self) -> Result<Mapped<'_>, MemFault> {
+        // SAFETY: the vCPU is valid (type invariants), so the address of
+        // one of its fields is not null.
+        let gpc = unsafe {
+            NonNull::new_unchecked(addr_of_mut!(
+                (*self.ptr.as_ptr()).arch.pmu_context.snapshot_gpc
+            ))
+        };
         // SAFETY: the vCPU is valid and used by this thread only (type
-        // invariants).
-        let khva = unsafe { bindings::kvm_riscv_vcpu_pmu_snapshot_begin(self.ptr.as_ptr()) };
+        // invariants), so its cache and the cache's lock are initialised;
+        // this is `read_lock()` (the option excludes PREEMPT_RT, whose rwlock
+        // is another type), and the C helper below drops the lock or hands
+        // it to the `Mapped`.
+        unsafe { bindings::_raw_read_lock(addr_of_mut!((*gpc.as_ptr()).lock)) };
+        // SAFETY: as above; the read lock is held, as the helper requires.
+        let khva = unsafe { bindings::kvm_riscv_vcpu_pmu_snapshot_khva(gpc.as_ptr()) };
         // INVARIANT: a non-null return is the mapped area, with the read
         // lock held until the `Mapped` is dropped.
         Ok(Mapped {
-            vcpu: self.ptr,
+            // INVARIANT: `gpc` is the cache of a vCPU that outlives the
+            // borrow of `self`.
+            gpc,
             words: NonNull::new(khva.cast::<u64>()).ok_or(MemFault)?,
             dirty: false,
             _memory: PhantomData,
@@ -207,8 +221,8 @@ impl SnapshotMemory for Memory<'_> {
 /// `words` is the kernel address of the mapped 4 KiB area, and the
 /// gfn-to-pfn cache's read lock is held, until the value is dropped.
 pub(crate) struct Mapped<'m> {
-    /// The vCPU whose area this is.
-    vcpu: NonNull<bindings::kvm_vcpu>,
+    /// The gfn-to-pfn cache of the vCPU whose area this is.
+    gpc: NonNull<bindings::gfn_to_pfn_cache>,
     /// The area, as 512 little-endian words.
     words: NonNull<u64>,
     /// Whether anything was written.
@@ -261,14 +275,27 @@ impl MappedArea for Mapped<'_> {
         self.write(slot_offset(slot & (NUM_SLOTS - 1)) / WORD, value);
     }
 
-    fn set_slots(&mut self, first: usize, values: impl Iterator<Item = u64>) {
+    fn set_slots(&mut self, first: usize, mask: u64, mut values: impl Iterator<Item = u64>) {
         let first = first & (NUM_SLOTS - 1);
-        let words = self.word(slot_offset(first) / WORD);
+        let mut word = self.word(slot_offset(first) / WORD);
         self.dirty = true;
-        for (i, value) in (0..NUM_SLOTS - first).zip(values) {
-            // SAFETY: slots `first..NUM_SLOTS` are consecutive words of the
-            // mapped area (see `word`), and `i < NUM_SLOTS - first`.
-            unsafe { words.add(i).write_volatile(value.to_le()) };
+        // No bit for a slot past the last one: each step shifts one bit out,
+        // so at most `NUM_SLOTS - first` steps are taken.
+        let mut mask = mask & (u64::MAX >> first);
+        while mask != 0 {
+            let Some(value) = values.next() else {
+                break;
+            };
+            if mask & 1 != 0 {
+                // SAFETY: `word` is slot `first + i` after `i` steps, and
+                // `i < NUM_SLOTS - first` (above): a word of the mapped area
+                // (see `word`).
+                unsafe { word.write_volatile(value.to_le()) };
+            }
+            mask >>= 1;
+            // SAFETY: one word further, at most the word after the last
+            // slot, which is still inside the 4 KiB area.
+            word = unsafe { word.add(1) };
         }
     }
 
@@ -283,7 +310,7 @@ impl Drop for Mapped<'_> {
     fn drop(&mut self) {
         // SAFETY: the read lock is held (type invariants); this marks the
         // page dirty if asked and drops the lock.
-        unsafe { bindings::kvm_riscv_vcpu_pmu_snapshot_end(self.vcpu.as_ptr(), self.dirty) };
+        unsafe { bindings::kvm_riscv_vcpu_pmu_snapshot_end(self.gpc.as_ptr(), self.dirty) };
     }
 }
 
