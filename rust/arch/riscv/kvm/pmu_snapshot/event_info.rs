@@ -11,6 +11,7 @@
 
 use super::abi::{SbiError, SbiResult};
 use super::memory::{GuestMemory, GuestRange};
+use super::request::split_address;
 
 /// Bytes of one entry: `{ u32 event_idx; u32 output; u64 event_data; }`.
 pub(crate) const ENTRY_SIZE: usize = 16;
@@ -66,8 +67,15 @@ impl EventInfoRequest {
     /// `INVALID_PARAM` for non-zero `flags`, an address that is not 16-byte
     /// aligned, no entries or an array size that overflows;
     /// `INVALID_ADDRESS` for a high half on RV64 or an array that wraps
-    /// around the address space.
-    pub(crate) fn new(lo: usize, hi: usize, num_entries: usize, flags: usize) -> SbiResult<Self> {
+    /// around the address space. `xlen` is the guest's register width (on
+    /// RV32 the high half holds the address bits above 32).
+    pub(crate) fn new(
+        lo: usize,
+        hi: usize,
+        num_entries: usize,
+        flags: usize,
+        xlen: u32,
+    ) -> SbiResult<Self> {
         if flags != 0 || lo % ENTRY_SIZE != 0 || num_entries == 0 {
             return Err(SbiError::InvalidParam);
         }
@@ -75,12 +83,8 @@ impl EventInfoRequest {
         let len = (num_entries as u64)
             .checked_mul(ENTRY_SIZE as u64)
             .ok_or(SbiError::InvalidParam)?;
-        // RV64 guests pass the whole address in the low half.
-        if hi != 0 {
-            return Err(SbiError::InvalidAddress);
-        }
-        // CAST: as above.
-        let array = GuestRange::new(lo as u64, len).ok_or(SbiError::InvalidAddress)?;
+        let base = split_address(lo, hi, xlen)?;
+        let array = GuestRange::new(base, len).ok_or(SbiError::InvalidAddress)?;
         Ok(EventInfoRequest { array })
     }
 }
@@ -148,7 +152,7 @@ pub(crate) fn event_info<M: GuestMemory, E: EventSupport>(
     num_entries: usize,
     flags: usize,
 ) -> SbiResult {
-    let array = EventInfoRequest::new(lo, hi, num_entries, flags)?.array;
+    let array = EventInfoRequest::new(lo, hi, num_entries, flags, usize::BITS)?.array;
     if !array.writable(mem) {
         return Err(SbiError::InvalidAddress);
     }

@@ -84,18 +84,26 @@ impl ShmemRequest {
         if lo % AREA_SIZE != 0 {
             return Err(SbiError::InvalidParam);
         }
-        if xlen >= 64 {
-            // The high half would name bits above 64 of the address.
-            if hi != 0 {
-                return Err(SbiError::InvalidAddress);
-            }
-            Ok(ShmemRequest::Enable(lo as u64))
-        } else {
-            let mask = (1u64 << xlen) - 1;
-            Ok(ShmemRequest::Enable(
-                ((hi as u64 & mask) << xlen) | (lo as u64 & mask),
-            ))
+        Ok(ShmemRequest::Enable(split_address(lo, hi, xlen)?))
+    }
+}
+
+/// The guest physical address that a `lo`/`hi` pair of SBI arguments
+/// names, for a guest with `xlen`-bit registers (32 or 64): on RV32 the
+/// high half holds the bits above 32; on RV64 the low half holds the whole
+/// address, and a non-zero high half, which would name bits above 64, is
+/// `InvalidAddress`.
+pub(crate) fn split_address(lo: usize, hi: usize, xlen: u32) -> SbiResult<u64> {
+    if xlen >= 64 {
+        if hi != 0 {
+            return Err(SbiError::InvalidAddress);
         }
+        // CAST: `usize` is at most 64 bits wide.
+        Ok(lo as u64)
+    } else {
+        let mask = (1u64 << xlen) - 1;
+        // CAST: as above; only the low `xlen` bits of each half count.
+        Ok(((hi as u64 & mask) << xlen) | (lo as u64 & mask))
     }
 }
 
