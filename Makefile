@@ -4,7 +4,7 @@
 PYTHON ?= python3
 
 .PHONY: all demo setup prepare kernel kernel-c selftests test bench bench-profile test-debug fuzz-long \
-	host-test kunit patches check-series vmm glue-status glue-save glue-reset \
+	host-test kunit patches check-series vmm perf perf-record glue-status glue-save glue-reset \
 	run-test clean help
 
 all: demo
@@ -23,6 +23,8 @@ help:
 	@echo "make kunit        the KUnit suite through tools/testing/kunit/kunit.py"
 	@echo "make run-test T=pmu_snapshot_conformance [VARIANT=c]   one selftest alone"
 	@echo "make vmm          the project's VMM boots the kernel as a KVM guest (Rust and C hosts)"
+	@echo "make perf         cross-build the tree's perf tool, static riscv64 (build/perf/perf)"
+	@echo "make perf-record  perf record of a KVM guest with the real perf tool (Rust and C hosts)"
 	@echo "make patches      the project as a git format-patch series in build/patches/"
 	@echo "make check-series git am the series onto a fresh tree, checkpatch and build after every patch"
 	@echo "make glue-status  edits in build/linux that are in no patch yet"
@@ -71,6 +73,13 @@ fuzz-long:
 vmm: kernel kernel-c selftests
 	$(PYTHON) tests/vmm/run.py --host rust
 	$(PYTHON) tests/vmm/run.py --host c
+
+perf: prepare
+	bash scripts/build-perf.sh
+
+perf-record: kernel kernel-c selftests perf
+	$(PYTHON) tests/perf/run.py --host rust
+	$(PYTHON) tests/perf/run.py --host c
 
 patches: setup
 	$(PYTHON) scripts/patches.py make

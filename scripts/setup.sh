@@ -4,7 +4,7 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-APT_PKGS="clang-19 lld-19 llvm-19 libclang-19-dev flex bison bc make
+APT_PKGS="clang-19 lld-19 llvm-19 libclang-19-dev flex bison bc make gcc file
   libelf-dev libssl-dev cpio xz-utils gzip perl python3 rsync git
   python3-ply python3-git
   gcc-riscv64-linux-gnu libc6-dev-riscv64-cross linux-source-6.12"

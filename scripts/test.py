@@ -218,6 +218,17 @@ def vmm_guest(variant, results):
     add_pass_fail_lines(results, f"{variant}/vmm-guest", "run.py", r)
 
 
+def perf_tool(variant, results):
+    """The real perf tool on the host records a KVM guest (tests/perf)."""
+    print(f"\n######## perf record of a KVM guest on the {variant} kernel", flush=True)
+    start = time.time()
+    r = subprocess.run([sys.executable, "tests/perf/run.py", "--host", variant], cwd=TOP,
+                       capture_output=True, text=True)
+    TIMES.append((f"perf tool boot ({variant})", time.time() - start))
+    print(r.stdout[-4000:] + r.stderr[-2000:])
+    add_pass_fail_lines(results, f"{variant}/perf-tool", "run.py", r)
+
+
 def main():
     # `test.py` runs everything on the Rust and C kernels, and the LIST
     # entries marked "debug" on the debug kernel (KASAN, UBSAN, lockdep,
@@ -237,6 +248,8 @@ def main():
         steps += [("kernel build (dist: KVM=m, no KUnit, warnings as errors)",
                    ["bash", "scripts/build-kernel.sh", "dist"])]
     steps += [("selftests build", ["bash", "scripts/build-selftests.sh", variants[0]])]
+    if any(v in ("rust", "c") for v in variants):
+        steps += [("perf build (static riscv64, cached)", ["bash", "scripts/build-perf.sh"])]
     for name, cmd in steps:
         r = stage(name, cmd)
         results.add("build", name, "pass" if r.returncode == 0 else "fail")
@@ -266,6 +279,7 @@ def main():
                 print(f"console log: {os.path.relpath(log, TOP)}")
             if variant in ("rust", "c"):
                 vmm_guest(variant, results)
+                perf_tool(variant, results)
         if short_debug:
             dist_boot(results)
 

@@ -11,6 +11,11 @@
  *
  * With --host-only (a kernel without the riscv perf attribution) the
  * expectation is the generic behaviour: every sample is a host sample.
+ *
+ * With --workload loop|idle it only runs the guest, for a profiler outside
+ * (the real perf tool): the guest's loop (or, idle, one iteration of it),
+ * then the same SBI calls in both; it prints the loop's address range as
+ * "WORKLOAD <loop|idle> <first> <end>".
  */
 #include <linux/perf_event.h>
 #include <stdio.h>
@@ -70,10 +75,13 @@ asm(".text\n"
 	"guest_loop_end:\n"
 	"	ret\n");
 
+/* Iterations of the guest's loop per stint. */
+static unsigned long guest_iters = GUEST_LOOP_ITERS;
+
 static void guest_code(void)
 {
 	for (;;) {
-		guest_loop(GUEST_LOOP_ITERS);
+		guest_loop(guest_iters);
 		GUEST_SYNC(1);
 		for (int c = 0; c < SBI_CHUNKS; c++) {
 			for (int i = 0; i < SBI_CALLS / SBI_CHUNKS; i++)
@@ -239,6 +247,27 @@ static void unthrottle(void)
 	}
 }
 
+/* Runs the guest's loop (or one iteration, idle) and then its SBI calls. */
+static int workload(const char *kind)
+{
+	bool idle = !strcmp(kind, "idle");
+	struct kvm_vcpu *vcpu;
+	struct kvm_vm *vm;
+
+	if (!idle && strcmp(kind, "loop"))
+		ksft_exit_fail_msg("--workload takes loop or idle, not %s\n", kind);
+	vm = vm_create_with_one_vcpu(&vcpu, guest_code);
+	guest_iters = idle ? 1 : GUEST_LOOP_ITERS;
+	sync_global_to_guest(vm, guest_iters);
+	printf("WORKLOAD %s %#lx %#lx\n", kind, (unsigned long)guest_loop,
+	       (unsigned long)guest_loop_end);
+	run_to_sync(vcpu, 1);
+	for (int c = 0; c < SBI_CHUNKS; c++)
+		run_to_sync(vcpu, 2);
+	kvm_vm_free(vm);
+	return 0;
+}
+
 int main(int argc, char *argv[])
 {
 	bool host_only = argc > 1 && !strcmp(argv[1], "--host-only");
@@ -248,6 +277,8 @@ int main(int argc, char *argv[])
 	struct kvm_vm *vm;
 	unsigned long guest;
 
+	if (argc > 2 && !strcmp(argv[1], "--workload"))
+		return workload(argv[2]);
 	ksft_print_header();
 	unthrottle();
 	sampler_open(&s, false);
