@@ -211,7 +211,8 @@ def vmm_guest(variant, results):
     QEMU machine; the guest's own PMU driver uses the snapshot (tests/vmm)."""
     print(f"\n######## VMM: Linux guest on the {variant} kernel", flush=True)
     start = time.time()
-    r = subprocess.run([sys.executable, "tests/vmm/run.py", "--host", variant], cwd=TOP,
+    # -icount: the guest's perf stat counts exactly (tests/vmm/run.py).
+    r = subprocess.run([sys.executable, "tests/vmm/run.py", "--host", variant, "--icount"], cwd=TOP,
                        capture_output=True, text=True)
     TIMES.append((f"VMM guest boot ({variant})", time.time() - start))
     print(r.stdout[-4000:] + r.stderr[-2000:])

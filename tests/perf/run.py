@@ -22,6 +22,7 @@ C kernel (no perf attribution) every sample is a host sample.
 import argparse
 import os
 import re
+import subprocess
 import sys
 import time
 
@@ -32,6 +33,14 @@ sys.dont_write_bytecode = True
 import qemu  # noqa: E402
 
 PERF = os.path.join(TOP, "build", "perf", "perf")
+LOOP_SRC = os.path.join(HERE, "loop.c")
+LOOP = os.path.join(TOP, "build", "perf", "loop")
+# Iterations of tests/perf/loop.c for perf stat, on the host and in the
+# VMM's guest (tests/vmm/run.py): 2 instructions each.
+LOOP_ITERS = 20000000
+# perf stat's user-mode instruction count of the loop program may exceed
+# 2 * LOOP_ITERS by the program's own start and exit, at most this share.
+STAT_TOLERANCE = 0.01
 WORKLOAD = os.path.join(TOP, "build", "selftests", "riscv", "perf_guest_attribution")
 # A prime period, so that samples do not fall into step with a loop.
 PERIOD = 300007
@@ -55,8 +64,39 @@ MAX_GUEST_IDLE = 10        # of the idle run's samples (its guest code runs too)
 MAX_HOST_LOSS = 10         # host samples of the loop run below the idle run's
 
 
+def build_loop():
+    """tests/perf/loop.c, static riscv64, rebuilt when the source changes."""
+    if not os.path.exists(LOOP) or os.path.getmtime(LOOP) < os.path.getmtime(LOOP_SRC):
+        os.makedirs(os.path.dirname(LOOP), exist_ok=True)
+        subprocess.run(["riscv64-linux-gnu-gcc", "-static", "-O2", "-Wall", "-Wextra", "-Werror",
+                        "-o", LOOP, LOOP_SRC], check=True)
+    return LOOP
+
+
+def stat_plan(name):
+    """A plan entry: perf stat of the loop's user-mode cycles and instructions."""
+    return (f"{name} 300 /bin/perf stat -x , -e cycles:u,instructions:u "
+            f"/bin/loop {LOOP_ITERS}")
+
+
+STAT_LINE = re.compile(r"^(\d+),[^,]*,(cycles|instructions):u,")
+
+
+def parse_stat(lines):
+    """{"cycles": n, "instructions": n} from `perf stat -x ,` output."""
+    return {m.group(2): int(m.group(1)) for m in map(STAT_LINE.match, lines) if m}
+
+
+def stat_ok(counts):
+    """Whether a perf stat of the loop counted 2 instructions per iteration,
+    within STAT_TOLERANCE, and some cycles."""
+    want = 2 * LOOP_ITERS
+    got = counts.get("instructions", 0)
+    return counts.get("cycles", 0) > 0 and want <= got <= want * (1 + STAT_TOLERANCE)
+
+
 def plan():
-    lines = []
+    lines = [stat_plan("stat")]
     for name, event, kind in RUNS:
         data = f"/tmp/{name}.data"
         lines.append(f"{name} 900 /bin/perf record -q -e {event} -c {PERIOD} -o {data} "
@@ -117,10 +157,10 @@ KVM_LINE = re.compile(r"^\s*(\d+)\s+\[(.)\] (\S+)")
 
 
 def kvm_tally(report, loop):
-    """From `perf kvm --host --guest report --sort sym`: samples per level
-    ([k] host kernel, [.] host user, [g] guest kernel, [u] guest user) and
-    guest samples at loop addresses."""
-    t = {"k": 0, ".": 0, "g": 0, "u": 0, "in_loop": 0, "total": 0}
+    """From `perf [kvm --host --guest] report --sort sym`: samples per level
+    ([k] host kernel, [.] host user, [g] guest kernel, [u] guest user), and
+    guest kernel and user samples at loop addresses."""
+    t = {"k": 0, ".": 0, "g": 0, "u": 0, "in_loop": 0, "in_loop_user": 0, "total": 0}
     for line in report:
         m = KVM_LINE.match(line)
         if not m:
@@ -128,8 +168,11 @@ def kvm_tally(report, loop):
         n, level, sym = int(m.group(1)), m.group(2), m.group(3)
         t[level] = t.get(level, 0) + n
         t["total"] += n
-        if level == "g" and sym.startswith("0x") and loop[0] <= int(sym, 16) <= loop[1]:
+        at_loop = sym.startswith("0x") and loop[0] <= int(sym, 16) <= loop[1]
+        if level == "g" and at_loop:
             t["in_loop"] += n
+        if level == "." and at_loop:
+            t["in_loop_user"] += n
     return t
 
 
@@ -150,7 +193,8 @@ def main():
     os.makedirs(os.path.dirname(log), exist_ok=True)
     start = time.time()
     lines, secs, timed_out = qemu.boot(
-        args.host, plan(), {"/bin/perf": PERF, "/bin/perf_guest_attribution": WORKLOAD},
+        args.host, plan(), {"/bin/perf": PERF, "/bin/perf_guest_attribution": WORKLOAD,
+                            "/bin/loop": build_loop()},
         log, timeout=1800, smp=1, icount=True, echo=args.echo)
     print(f"boot: {time.time() - start:.0f} s, console log {os.path.relpath(log, TOP)}")
     if timed_out:
@@ -190,8 +234,12 @@ def main():
 
     guest = {n: t[n]["guest kernel"] + t[n]["guest user"] for n in t}
     host = {n: t[n]["host kernel"] + t[n]["host user"] for n in t}
-    ok = all(t[n]["total"] >= 50 for n in t)
-    ok &= check(ok, "every run has samples to judge",
+    counts = parse_stat(out.get("stat", []))
+    print(f"perf stat -e cycles:u,instructions:u loop {LOOP_ITERS} (host, icount): "
+          f"{counts.get('cycles')} cycles, {counts.get('instructions')} instructions")
+    ok = check(stat_ok(counts), f"perf stat on the host: instructions:u of the loop within "
+               f"{STAT_TOLERANCE:.0%} above 2 x {LOOP_ITERS}", str(counts))
+    ok &= check(all(t[n]["total"] >= 50 for n in t), "every run has samples to judge",
                 ", ".join(f"{n} {t[n]['total']}" for n in t))
     if args.host == "rust":
         ok &= check(pct(guest["gh-loop"], t["gh-loop"]["total"]) >= MIN_GUEST_IN_LOOP,

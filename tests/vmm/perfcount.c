@@ -24,6 +24,8 @@
  *
  *   perfcount [K]      K rounds per read-path phase (default 200)
  *   perfcount --drain  sleeps 0.3 s (last plan entry: lets output go out)
+ *   perfcount --unthrottle  lets perf sample at any rate (the guest's PMIs
+ *                      are slow: each is a few SBI calls that trap to KVM)
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -86,6 +88,29 @@ static int read_group(int fd, struct counts *c)
 	return read(fd, c, sizeof(*c)) == sizeof(*c) && c->nr == 2 ? 0 : -1;
 }
 
+/* Writes `value` to the sysctl file `path`; 0 on success. */
+static int sysctl_write(const char *path, const char *value)
+{
+	FILE *f = fopen(path, "w");
+	int ok = f && fputs(value, f) >= 0;
+
+	if (f && fclose(f))
+		ok = 0;
+	if (!ok)
+		printf("cannot write %s: %s\n", path, strerror(errno));
+	return !ok;
+}
+
+/*
+ * A sample rate perf never reaches, then no CPU-time limit on its
+ * interrupts (in this order: with the limit off the rate is read-only).
+ */
+static int unthrottle(void)
+{
+	return sysctl_write("/proc/sys/kernel/perf_event_max_sample_rate", "100000\n") |
+	       sysctl_write("/proc/sys/kernel/perf_cpu_time_max_percent", "0\n");
+}
+
 int main(int argc, char **argv)
 {
 	static const unsigned long loops[] = { 1000000, 10000000, 50000000 };
@@ -100,6 +125,8 @@ int main(int argc, char **argv)
 		usleep(300000);
 		return 0;
 	}
+	if (argc > 1 && !strcmp(argv[1], "--unthrottle"))
+		return unthrottle();
 	k = argc > 1 ? strtoul(argv[1], NULL, 0) : 200;
 	kmsg = open("/dev/kmsg", O_WRONLY);
 	lead = open_event(PERF_COUNT_HW_CPU_CYCLES, -1);

@@ -11,6 +11,7 @@ read paths, and the VMM's exit code.
 Everything it writes goes to build/vmm/.
 """
 import argparse
+import importlib.util
 import os
 import re
 import subprocess
@@ -25,6 +26,12 @@ os.environ["BUILD"] = OUT
 sys.path.insert(0, os.path.join(TOP, "scripts"))
 sys.dont_write_bytecode = True
 import qemu  # noqa: E402
+
+# tests/perf/run.py: the loop program and the parsing of perf's output.
+_spec = importlib.util.spec_from_file_location("perf_tool", os.path.join(TOP, "tests", "perf",
+                                                                         "run.py"))
+perf_tool = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(perf_tool)
 
 HOST_KDIR = os.path.join(TOP, "build", "kernel-rust")
 HOST_IMAGE = os.path.join(HOST_KDIR, "arch", "riscv", "boot", "Image")
@@ -44,6 +51,8 @@ VMM_FLAGS = ["-I", LIBFDT] + [x for d in (
     os.path.join(LINUX, "tools", "include"), os.path.join(LINUX, "tools", "arch", "riscv", "include"),
     UAPI, os.path.join(KVM_ST, "include"), os.path.join(KVM_ST, "include", "riscv"),
     os.path.join(LINUX, "tools", "testing", "selftests")) for x in ("-isystem", d)]
+# perf record's period in the guest (cycles:u of the loop; a prime).
+GUEST_PERIOD = 100003
 GUEST_CMDLINE = "earlycon=sbi console={console} kunit.enable=0 panic=-1 rdinit=/init"
 PMU_ERRORS = re.compile(r"pmu snapshot setup failed|failed to disable snapshot|"
                         r"(Starting|Stopping) counter idx \d+ failed|"
@@ -103,8 +112,18 @@ def main():
         f.write(GUEST_CMDLINE.format(console=console) + " " + a.guest_append + "\n")
 
     guest_initrd = os.path.join(OUT, "guest-initramfs.gz")
-    qemu.pack_initramfs(HOST_KDIR, [f"perfcount 240 /bin/perfcount {a.k}", "drain 10 /bin/perfcount --drain"],
-                        {"/bin/perfcount": perfcount}, guest_initrd)
+    # The guest also runs the real perf tool (scripts/build-perf.sh) on the
+    # loop of tests/perf: perf stat and perf record, through its own PMU
+    # driver and the snapshot.
+    guest_plan = [f"perfcount 240 /bin/perfcount {a.k}", "unthrottle 10 /bin/perfcount --unthrottle",
+                  perf_tool.stat_plan("gstat"),
+                  f"grecord 240 /bin/perf record -q -e cycles:u -c {GUEST_PERIOD} "
+                  f"-o /tmp/g.data /bin/loop {perf_tool.LOOP_ITERS}",
+                  "greport 240 /bin/perf report -i /tmp/g.data --stdio --sort sym -F sample,sym",
+                  "drain 10 /bin/perfcount --drain"]
+    qemu.pack_initramfs(HOST_KDIR, guest_plan,
+                        {"/bin/perfcount": perfcount, "/bin/perf": perf_tool.PERF,
+                         "/bin/loop": perf_tool.build_loop()}, guest_initrd)
     vmm_args = ("/bin/vmm --kernel /bin/guest-Image --initrd /bin/guest-initramfs.gz "
                 "--cmdline-file /bin/guest.cmdline --timeout 400")
     if console.startswith("hvc"):
@@ -168,6 +187,39 @@ def main():
         want = 2 * (counts[2][0] - counts[1][0])
         check("icount: instruction delta = 2 per iteration", abs(d - want) < want // 100,
               f"delta {d}, expected {want}")
+    # The real perf tool in the guest: plan entries framed like the host's.
+    entries, cur = {}, None
+    for ln in body:
+        m = re.match(r"^@@BEGIN (\S+)", ln)
+        if m:
+            cur = m.group(1)
+            entries[cur] = []
+        elif ln.startswith("@@END "):
+            cur = None
+        elif cur:
+            entries[cur].append(perf_tool.ANSI.sub("", ln))
+    gstat = perf_tool.parse_stat(entries.get("gstat", []))
+    if a.icount:
+        # Exact counts: the host's perf stat of the same loop under icount
+        # (tests/perf/run.py) counts within the same bound.
+        check(f"guest perf stat: instructions:u of the loop within "
+              f"{perf_tool.STAT_TOLERANCE:.0%} above 2 x {perf_tool.LOOP_ITERS}",
+              perf_tool.stat_ok(gstat), str(gstat))
+    else:
+        # Without icount QEMU's counters follow wall-clock time.
+        check("guest perf stat: cycles:u and instructions:u counted",
+              gstat.get("cycles", 0) > 0 and gstat.get("instructions", 0) > 0, str(gstat))
+    loop = None
+    for ln in entries.get("grecord", []):
+        # perf report shows a user address relative to its mapping's start.
+        m = re.match(r"^LOOP (0x[0-9a-f]+) (0x[0-9a-f]+) \d+ (0x[0-9a-f]+)", ln)
+        if m:
+            base = int(m.group(3), 16)
+            loop = (int(m.group(1), 16) - base, int(m.group(2), 16) - base)
+    kvm = perf_tool.kvm_tally(entries.get("greport", []), loop or (1, 0))
+    check("guest perf record: >= 90% of the samples in the loop",
+          kvm["total"] >= 50 and kvm["in_loop_user"] * 10 >= kvm["total"] * 9,
+          f"{kvm['in_loop_user']} of {kvm['total']} (period {GUEST_PERIOD})")
     check("perfcount ok 1", any(ln.startswith("ok 1 ") for ln in body))
     check("perfcount ok 2", any(ln.startswith("ok 2 ") for ln in body))
 
