@@ -104,11 +104,19 @@ static int sysctl_write(const char *path, const char *value)
 /*
  * A sample rate perf never reaches, then no CPU-time limit on its
  * interrupts (in this order: with the limit off the rate is read-only).
+ * Switching the limit off prints a kernel message, which goes out ahead of
+ * any console output still queued: wait for the queue to drain first, so
+ * that the message cuts no line in two.
  */
 static int unthrottle(void)
 {
-	return sysctl_write("/proc/sys/kernel/perf_event_max_sample_rate", "100000\n") |
-	       sysctl_write("/proc/sys/kernel/perf_cpu_time_max_percent", "0\n");
+	int ret;
+
+	drain();
+	ret = sysctl_write("/proc/sys/kernel/perf_event_max_sample_rate", "100000\n") |
+	      sysctl_write("/proc/sys/kernel/perf_cpu_time_max_percent", "0\n");
+	drain();
+	return ret;
 }
 
 int main(int argc, char **argv)

@@ -248,7 +248,7 @@ static void unthrottle(void)
 }
 
 /* Runs the guest's loop (or one iteration, idle) and then its SBI calls. */
-static int workload(const char *kind)
+static int run_workload(const char *kind)
 {
 	bool idle = !strcmp(kind, "idle");
 	struct kvm_vcpu *vcpu;
@@ -278,7 +278,7 @@ int main(int argc, char *argv[])
 	unsigned long guest;
 
 	if (argc > 2 && !strcmp(argv[1], "--workload"))
-		return workload(argv[2]);
+		return run_workload(argv[2]);
 	ksft_print_header();
 	unthrottle();
 	sampler_open(&s, false);
