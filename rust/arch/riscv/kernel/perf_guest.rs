@@ -69,11 +69,12 @@ unsafe fn host(regs: *const bindings::pt_regs) -> (usize, bool) {
 }
 
 /// The `PERF_GUEST_*` bits of the current sample, from `perf_guest_state()`; 0 when no
-/// guest was interrupted.
+/// guest was interrupted or when the sample is a host sample whatever the
+/// guest state (the overflow of an event that excludes the guest).
 fn guest_state() -> u32 {
-    // SAFETY: reads the registered guest callbacks; safe in any context,
-    // including the PMU interrupt.
-    unsafe { bindings::perf_guest_state() }
+    // SAFETY: reads this CPU's host-sample flag and the registered guest
+    // callbacks; safe in any context, including the PMU interrupt.
+    unsafe { bindings::riscv_perf_sample_guest_state() }
 }
 
 /// `perf_misc_flags()` for riscv: the `PERF_RECORD_MISC_*` cpumode.
