@@ -188,16 +188,7 @@ def main():
         check("icount: instruction delta = 2 per iteration", abs(d - want) < want // 100,
               f"delta {d}, expected {want}")
     # The real perf tool in the guest: plan entries framed like the host's.
-    entries, cur = {}, None
-    for ln in body:
-        m = re.match(r"^@@BEGIN (\S+)", ln)
-        if m:
-            cur = m.group(1)
-            entries[cur] = []
-        elif ln.startswith("@@END "):
-            cur = None
-        elif cur:
-            entries[cur].append(perf_tool.ANSI.sub("", ln))
+    entries = perf_tool.sections(body)
     gstat = perf_tool.parse_stat(entries.get("gstat", []))
     if a.icount:
         # Exact counts: the host's perf stat of the same loop under icount
