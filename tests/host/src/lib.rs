@@ -23,6 +23,8 @@ mod harness;
 mod memory;
 #[path = "../../../rust/arch/riscv/kvm/pmu_snapshot/request.rs"]
 mod request;
+#[path = "../../../rust/arch/riscv/kvm/pmu_snapshot/state.rs"]
+mod state;
 #[path = "../../../rust/arch/riscv/kvm/pmu_snapshot/tests.rs"]
 mod tests;
 

@@ -19,7 +19,7 @@
 //! path, no kernel copy of the area is kept: the area stays mapped through
 //! a gfn-to-pfn cache and each call reads or writes only the words it needs.
 
-use core::ffi::{c_int, c_ulong};
+use core::ffi::{c_int, c_uint, c_ulong};
 use core::ptr::NonNull;
 
 use kernel::bindings;
@@ -36,6 +36,8 @@ mod event_info;
 mod memory;
 #[path = "pmu_snapshot/request.rs"]
 mod request;
+#[path = "pmu_snapshot/state.rs"]
+mod state;
 #[path = "pmu_snapshot/vcpu.rs"]
 mod vcpu;
 
@@ -52,6 +54,8 @@ mod kunit;
 #[path = "pmu_snapshot/tests.rs"]
 mod tests;
 
+use engine::CounterBank;
+use state::{Reg, RegError};
 use vcpu::Vcpu;
 
 /// What a successful SBI call returns in `out_val`, if anything.
@@ -301,4 +305,106 @@ pub unsafe extern "C" fn kvm_riscv_vcpu_pmu_fw_ctr_read(
             engine::fw_read(&mut ctrs, index as usize).map(|value| value as usize)
         })
     }
+}
+
+/// The `index`th of the vCPU's `KVM_REG_RISCV_SBI_PMU` registers, as its
+/// number and `KVM_REG_SIZE` bits; 0 past the last.
+///
+/// # Safety
+///
+/// `vcpu` must point to a valid vCPU whose PMU is initialised and not used
+/// concurrently (its ioctl), in process context.
+#[no_mangle]
+pub unsafe extern "C" fn kvm_riscv_vcpu_pmu_state_reg(
+    vcpu: *mut bindings::kvm_vcpu,
+    index: c_uint,
+) -> u64 {
+    // SAFETY: guaranteed by the caller; no guest memory is accessed.
+    let mut vcpu = unsafe { Vcpu::from_raw(NonNull::new_unchecked(vcpu)) };
+    let (_, ctrs) = vcpu.parts();
+    // CAST: `usize` holds a `u32`.
+    Reg::nth(index as usize, ctrs.num_counters(), ctrs.fw_events()).map_or(0, Reg::encode)
+}
+
+/// Reads register `reg` (number and size bits) into `val`; returns 0,
+/// `-ENOENT` when it does not exist, or `-EINVAL` when its size differs.
+///
+/// # Safety
+///
+/// As for [`kvm_riscv_vcpu_pmu_state_reg`]; `val` must be valid for writes
+/// of `KVM_PMU_STATE_REG_MAX` bytes and aligned for `u64`.
+#[no_mangle]
+pub unsafe extern "C" fn kvm_riscv_vcpu_pmu_state_get(
+    vcpu: *mut bindings::kvm_vcpu,
+    reg: u64,
+    val: *mut u64,
+) -> c_int {
+    // SAFETY: guaranteed by the caller; no guest memory is accessed.
+    let mut vcpu = unsafe { Vcpu::from_raw(NonNull::new_unchecked(vcpu)) };
+    let area = vcpu.snapshot_area();
+    let (_, ctrs) = vcpu.parts();
+    let words: [u64; 4] = match Reg::decode(reg, ctrs.num_counters(), ctrs.fw_events()) {
+        Err(e) => return e.errno(),
+        Ok(Reg::Snapshot) => [state::snapshot_value(area), 0, 0, 0],
+        Ok(Reg::Counter(i)) => ctrs.save_counter(i).to_words(),
+        Ok(Reg::Firmware(i)) => {
+            let [value, flags] = ctrs.save_firmware(i);
+            [value, flags, 0, 0]
+        }
+    };
+    // SAFETY: `val` is valid for writes of four words (guaranteed by the
+    // caller); the C side copies out only the register's size.
+    unsafe { val.cast::<[u64; 4]>().write(words) };
+    0
+}
+
+/// Restores register `reg` (number and size bits) from `val`; returns 0,
+/// or a negative errno with the vCPU's state unchanged: `-ENOENT` for no
+/// such register, `-EINVAL` for another size or a value the vCPU could
+/// not have reached (including an event this host cannot count and an area
+/// outside writable guest memory).
+///
+/// # Safety
+///
+/// As for [`kvm_riscv_vcpu_pmu_state_reg`], with the VM's SRCU read lock
+/// held; `val` must be valid for reads of `KVM_PMU_STATE_REG_MAX` bytes
+/// and aligned for `u64`.
+#[no_mangle]
+pub unsafe extern "C" fn kvm_riscv_vcpu_pmu_state_set(
+    vcpu: *mut bindings::kvm_vcpu,
+    reg: u64,
+    val: *const u64,
+) -> c_int {
+    // SAFETY: guaranteed by the caller.
+    let mut vcpu = unsafe { Vcpu::from_raw(NonNull::new_unchecked(vcpu)) };
+    // SAFETY: `val` is valid for reads of four words (guaranteed by the
+    // caller); the words past the register's size are not used.
+    let words = unsafe { val.cast::<[u64; 4]>().read() };
+    let result = {
+        let (_, ctrs) = vcpu.parts();
+        Reg::decode(reg, ctrs.num_counters(), ctrs.fw_events())
+    };
+    let result = result.and_then(|r| match r {
+        Reg::Snapshot => {
+            let mut area = vcpu.snapshot_area();
+            let (mut mem, _) = vcpu.parts();
+            let r = state::restore_snapshot(&mut mem, &mut area, words[0]);
+            vcpu.set_snapshot_area(area);
+            r
+        }
+        Reg::Counter(i) => {
+            let (_, mut ctrs) = vcpu.parts();
+            let kind = ctrs.kind(i);
+            let checked =
+                state::check_counter(state::CounterReg::from_words(words), kind, ctrs.fw_events())?;
+            ctrs.restore_counter(i, checked)
+        }
+        Reg::Firmware(i) => {
+            let (_, mut ctrs) = vcpu.parts();
+            let (value, started) = state::check_firmware([words[0], words[1]])?;
+            ctrs.restore_firmware(i, value, started);
+            Ok(())
+        }
+    });
+    result.map_or_else(RegError::errno, |()| 0)
 }

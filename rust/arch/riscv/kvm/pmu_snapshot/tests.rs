@@ -20,6 +20,7 @@ use super::event_info::{self, EventInfoRequest, EventSupport};
 use super::request::{
     index_nospec, index_nospec_pow2, Bits, CounterSet, ShmemRequest, StartInit, StopFlags,
 };
+use super::state::{self, CounterKind, CounterReg, CounterState, Reg, RegError};
 
 /// Bytes of scratch memory each case needs.
 pub(crate) const SCRATCH_SIZE: usize = 4 * PAGE;
@@ -1414,8 +1415,173 @@ fn ctr_info_bounds(_: &mut [u8]) -> CaseResult {
     Ok(())
 }
 
+/// The state registers' numbers, sizes and list order: every listed register
+/// decodes to itself, a number past the vCPU's counters or firmware events is
+/// no register, and a listed one with another size is invalid.
+fn state_register_numbers(_: &mut [u8]) -> CaseResult {
+    let (ctrs, fw) = (19, 22);
+    let mut listed = 0;
+    while let Some(reg) = Reg::nth(listed, ctrs, fw) {
+        check_eq!(Reg::decode(reg.encode(), ctrs, fw), Ok(reg));
+        for size in [state::SIZE_U64, state::SIZE_U128, state::SIZE_U256, 0] {
+            if size != reg.size() {
+                let other = (reg.encode() & !state::SIZE_MASK) | size;
+                check_eq!(Reg::decode(other, ctrs, fw), Err(RegError::Invalid));
+            }
+        }
+        listed += 1;
+    }
+    check_eq!(listed, 1 + ctrs + fw);
+    check_eq!(Reg::nth(0, ctrs, fw), Some(Reg::Snapshot));
+    check_eq!(Reg::nth(1, ctrs, fw), Some(Reg::Counter(0)));
+    check_eq!(Reg::nth(ctrs + 1, ctrs, fw), Some(Reg::Firmware(0)));
+    check_eq!(Reg::Counter(3).encode(), 0x103 | state::SIZE_U256);
+    check_eq!(Reg::Firmware(21).encode(), 0x215 | state::SIZE_U128);
+    check_eq!(Reg::Snapshot.encode(), state::SIZE_U64);
+    for number in [
+        0x100 + ctrs as u64,
+        0x200 + fw as u64,
+        1,
+        0xff,
+        0x300,
+        0xffff,
+        1 << 32,
+    ] {
+        for size in [state::SIZE_U64, state::SIZE_U128, state::SIZE_U256] {
+            check_eq!(
+                Reg::decode(number | size, ctrs, fw),
+                Err(RegError::NoSuchRegister)
+            );
+        }
+    }
+    check_eq!(RegError::NoSuchRegister.errno(), -2);
+    check_eq!(RegError::Invalid.errno(), -22);
+    Ok(())
+}
+
+/// A counter register is restored only in a state the vCPU could have
+/// reached: an event of the counter's kind, known flags, event data only for
+/// raw events, a firmware counter without counting flags of its own.
+fn state_counter_checks(_: &mut [u8]) -> CaseResult {
+    use state::{CONFIGURED as C, OVERFLOWN as O, SINH, STARTED as S, UINH};
+    let fw = 22;
+    let reg = |event_idx, event_data, flags, value| CounterReg {
+        event_idx,
+        event_data,
+        flags,
+        value,
+    };
+    let hw = CounterKind::Hardware;
+    let fwk = CounterKind::Firmware;
+    // Accepted.
+    check_eq!(
+        state::check_counter(reg(0, 0, 0, 77), hw, fw),
+        Ok(CounterState::Unconfigured { value: 77 })
+    );
+    check_eq!(
+        state::check_counter(reg(0x1, 0, C | S | O | UINH, 5), hw, fw),
+        Ok(CounterState::Hardware {
+            event_idx: 1,
+            event_data: 0,
+            exclude_user: true,
+            exclude_kernel: false,
+            started: true,
+            overflown: true,
+            value: 5,
+        })
+    );
+    check_eq!(
+        state::check_counter(reg(0x20000, 0x1234, C | SINH, 0), hw, fw),
+        Ok(CounterState::Hardware {
+            event_idx: 0x20000,
+            event_data: 0x1234,
+            exclude_user: false,
+            exclude_kernel: true,
+            started: false,
+            overflown: false,
+            value: 0,
+        })
+    );
+    check!(state::check_counter(reg(0x30000, 9, C, 0), hw, fw).is_ok());
+    check!(state::check_counter(reg(0x10021, 0, C, 0), hw, fw).is_ok());
+    check_eq!(
+        state::check_counter(reg(0xf0015, 0, C, 9), fwk, fw),
+        Ok(CounterState::Firmware {
+            event_idx: 0xf0015,
+            value: 9,
+        })
+    );
+    // Refused.
+    for (r, kind) in [
+        (reg(0, 0, 1 << 5, 0), hw),
+        (reg(0, 0, S, 0), hw),
+        (reg(1, 0, 0, 0), hw),
+        (reg(0, 1, 0, 0), hw),
+        (reg(0x1, 0, C, 0), CounterKind::Time),
+        (reg(0x1, 0, C, 0), fwk),
+        (reg(0xf0000, 0, C, 0), hw),
+        (reg(0xf0016, 0, C, 0), fwk),
+        (reg(0xf0001, 0, C | S, 0), fwk),
+        (reg(0xf0001, 0, C | UINH, 0), fwk),
+        (reg(0xf0001, 3, C, 0), fwk),
+        (reg(0x1, 3, C, 0), hw),
+        (reg(0x10000, 3, C, 0), hw),
+        (reg(0x40000, 0, C, 0), hw),
+        (reg(0xe0000, 0, C, 0), hw),
+        (reg(1 << 20, 0, C, 0), hw),
+        (reg(u64::MAX, 0, C, 0), hw),
+    ] {
+        check_eq!(state::check_counter(r, kind, fw), Err(RegError::Invalid));
+    }
+    check_eq!(state::check_firmware([5, 1]), Ok((5, true)));
+    check_eq!(state::check_firmware([5, 0]), Ok((5, false)));
+    check_eq!(state::check_firmware([5, 2]), Err(RegError::Invalid));
+    let words = reg(1, 2, 3, 4).to_words();
+    check_eq!(words, [1, 2, 3, 4]);
+    check_eq!(CounterReg::from_words(words), reg(1, 2, 3, 4));
+    Ok(())
+}
+
+/// Restoring the snapshot register maps the area without touching it; a
+/// misaligned, read-only or missing area is refused with the old
+/// registration kept; all ones drops the registration.
+fn state_snapshot_restore(scratch: &mut [u8]) -> CaseResult {
+    let mut mem = FakeMem::new(scratch);
+    let mut area = None;
+    check_eq!(state::snapshot_value(area), state::NO_AREA);
+    check_eq!(state::restore_snapshot(&mut mem, &mut area, A), Ok(()));
+    check_eq!(area, Some(A));
+    check_eq!(mem.attached, Some(A));
+    check_eq!(state::snapshot_value(area), A);
+    // The guest's area came along with its memory: nothing is written.
+    check_eq!(mem.logged, 0);
+    check_eq!(mem.word(A), 0xa5a5_a5a5_a5a5_a5a5);
+    for bad in [A + 8, A + 2048, RO_PAGE, HOLE, 0, u64::MAX - 4095] {
+        check_eq!(
+            state::restore_snapshot(&mut mem, &mut area, bad),
+            Err(RegError::Invalid)
+        );
+        check_eq!(area, Some(A));
+        check_eq!(mem.attached, Some(A));
+    }
+    check_eq!(state::restore_snapshot(&mut mem, &mut area, B), Ok(()));
+    check_eq!(mem.attached, Some(B));
+    check_eq!(
+        state::restore_snapshot(&mut mem, &mut area, state::NO_AREA),
+        Ok(())
+    );
+    check!(area.is_none());
+    check!(mem.attached.is_none());
+    check_eq!(mem.logged, 0);
+    check_eq!(mem.stray, 0);
+    Ok(())
+}
+
 cases!(
     scratch SCRATCH_SIZE;
+    state_register_numbers,
+    state_counter_checks,
+    state_snapshot_restore,
     error_codes,
     area_layout,
     shmem_validation_table,

@@ -19,6 +19,10 @@ use super::event_info::{
     EventSupport, DATA_OFFSET, ENTRY_SIZE, FW_MAX, OUTPUT_OFFSET, OUTPUT_SUPPORTED,
 };
 use super::request::{index_nospec_pow2, Bits};
+use super::state::{
+    CounterKind, CounterReg, CounterState, RegError, CONFIGURED, FW_STARTED, OVERFLOWN, SINH,
+    STARTED, UINH,
+};
 
 /// `INVALID_GPA`: the value of `kvm_pmu::snapshot_addr` when no area is set.
 const INVALID_GPA: u64 = u64::MAX;
@@ -680,5 +684,218 @@ impl EventSupport for HostEvents {
         // lock held but the VM's SRCU read lock, under which sleeping is
         // allowed.
         unsafe { bindings::kvm_riscv_vcpu_pmu_resched() };
+    }
+}
+
+// The state registers' numbers, sizes, flags and errnos are the pure core's
+// own; here they are checked against the kernel's UAPI.
+const _: () = {
+    use super::state::*;
+    use core::mem::size_of;
+    assert!(SIZE_MASK == bindings::KVM_REG_SIZE_MASK);
+    assert!(SIZE_U64 == bindings::KVM_REG_SIZE_U64);
+    assert!(SIZE_U128 == bindings::KVM_REG_SIZE_U128);
+    assert!(SIZE_U256 == bindings::KVM_REG_SIZE_U256);
+    assert!(size_of::<bindings::kvm_riscv_sbi_pmu_ctr>() == 32);
+    assert!(size_of::<bindings::kvm_riscv_sbi_pmu_fw>() == 16);
+    assert!(SNAPSHOT == bindings::KVM_REG_RISCV_SBI_PMU_SNAPSHOT as u64);
+    assert!(CONFIGURED == bindings::KVM_RISCV_SBI_PMU_CTR_CONFIGURED as u64);
+    assert!(STARTED == bindings::KVM_RISCV_SBI_PMU_CTR_STARTED as u64);
+    assert!(OVERFLOWN == bindings::KVM_RISCV_SBI_PMU_CTR_OVERFLOWN as u64);
+    assert!(UINH == bindings::KVM_RISCV_SBI_PMU_CTR_UINH as u64);
+    assert!(SINH == bindings::KVM_RISCV_SBI_PMU_CTR_SINH as u64);
+    assert!(FW_STARTED == bindings::KVM_RISCV_SBI_PMU_FW_STARTED as u64);
+    assert!(NO_AREA == INVALID_GPA);
+    assert!(RegError::NoSuchRegister.errno() == -(bindings::ENOENT as i32));
+    assert!(RegError::Invalid.errno() == -(bindings::EINVAL as i32));
+};
+
+/// Saving and restoring the counters and firmware events (the
+/// `KVM_REG_RISCV_SBI_PMU` registers), from the vCPU's ioctl: the vCPU is
+/// not running, and its thread is the caller's.
+impl Counters<'_> {
+    /// How many firmware events the registers cover (`SBI_PMU_FW_MAX`).
+    pub(crate) fn fw_events(&self) -> usize {
+        NUM_FW_EVENTS
+    }
+
+    /// What counter `counter` (below [`CounterBank::num_counters`]) is.
+    pub(crate) fn kind(&self, counter: usize) -> CounterKind {
+        if self.hardware() & (1 << counter) == 0 {
+            CounterKind::Firmware
+        } else if counter == 1 {
+            CounterKind::Time
+        } else {
+            CounterKind::Hardware
+        }
+    }
+
+    /// The register of counter `counter` (below the number of counters).
+    pub(crate) fn save_counter(&self, counter: usize) -> CounterReg {
+        let pmc = self.pmc(counter);
+        let configured = self.in_use() & (1 << counter) != 0;
+        // SAFETY: `pmc` is a counter of this vCPU, used by this thread only
+        // (type invariants).
+        let (event_idx, counter_val, started) =
+            unsafe { ((*pmc).event_idx, (*pmc).counter_val, (*pmc).started) };
+        if !configured {
+            return CounterReg {
+                value: counter_val,
+                ..CounterReg::default()
+            };
+        }
+        // CAST: an event index has 20 bits.
+        let event_idx = event_idx as u64;
+        if self.kind(counter) != CounterKind::Hardware {
+            return CounterReg {
+                event_idx,
+                flags: CONFIGURED,
+                value: counter_val,
+                ..CounterReg::default()
+            };
+        }
+        let (mut value, mut event_data) = (0, 0);
+        // SAFETY: as above; the helper reads the counter and its perf
+        // event, if any, in process context.
+        let filters =
+            unsafe { bindings::kvm_riscv_vcpu_pmu_hw_save(pmc, &mut value, &mut event_data) };
+        let mut flags = CONFIGURED | (filters & (UINH | SINH));
+        for (on, flag) in [
+            (started, STARTED),
+            (self.overflowed() & (1 << counter) != 0, OVERFLOWN),
+        ] {
+            if on {
+                flags |= flag;
+            }
+        }
+        CounterReg {
+            event_idx,
+            event_data,
+            flags,
+            value,
+        }
+    }
+
+    /// Restores counter `counter` (below the number of counters, of the
+    /// kind `state` was checked for). Fails, with nothing changed, when the
+    /// host cannot count a hardware event.
+    pub(crate) fn restore_counter(
+        &mut self,
+        counter: usize,
+        state: CounterState,
+    ) -> Result<(), RegError> {
+        let pmc = self.pmc(counter);
+        let bit = 1u64 << counter;
+        let (event, event_idx, value) = match state {
+            CounterState::Unconfigured { value } => {
+                self.release(bit);
+                // SAFETY: `pmc` is a counter of this vCPU, used by this
+                // thread only (type invariants).
+                unsafe { (*pmc).counter_val = value };
+                return Ok(());
+            }
+            CounterState::Firmware { event_idx, value } => (None, event_idx, value),
+            CounterState::Hardware {
+                event_idx,
+                event_data,
+                exclude_user,
+                exclude_kernel,
+                value,
+                ..
+            } => {
+                let mut filters = 0;
+                if exclude_user {
+                    filters |= UINH;
+                }
+                if exclude_kernel {
+                    filters |= SINH;
+                }
+                // SAFETY: as above; the helper creates a disabled perf event
+                // for the current task, in process context, and touches no
+                // state of the counter.
+                // CAST: `unsigned long` holds a `u32`.
+                let event = unsafe {
+                    bindings::kvm_riscv_vcpu_pmu_hw_create(
+                        pmc,
+                        event_idx as usize,
+                        event_data,
+                        filters,
+                    )
+                };
+                // SAFETY: `IS_ERR()` only looks at the pointer's value.
+                if unsafe { bindings::IS_ERR(event.cast()) } {
+                    return Err(RegError::Invalid);
+                }
+                (Some(event), event_idx, value)
+            }
+        };
+        // Nothing can fail from here on: the old state goes.
+        self.release(bit);
+        // SAFETY: as above; the new perf event, if any, belongs to this
+        // counter from now on, and the C helper programs and enables it.
+        unsafe {
+            (*pmc).counter_val = value;
+            // CAST: `unsigned long` holds a `u32`.
+            (*pmc).event_idx = event_idx as _;
+            if let Some(event) = event {
+                (*pmc).perf_event = event;
+            }
+        }
+        self.in_use_word().fetch_or(bit, Ordering::Relaxed);
+        if let CounterState::Hardware {
+            started, overflown, ..
+        } = state
+        {
+            if overflown {
+                self.overflown().fetch_or(bit, Ordering::Relaxed);
+            }
+            if started {
+                // SAFETY: as above: the counter has its perf event.
+                unsafe {
+                    bindings::kvm_riscv_vcpu_pmu_hw_start(pmc);
+                    (*pmc).started = true;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The address of firmware event `code` (below [`Self::fw_events`]).
+    fn fw_event_at(&self, code: usize) -> *mut bindings::kvm_fw_event {
+        let code = index_nospec_pow2(code, FW_EVENT_SLOTS);
+        // SAFETY: the PMU context is valid and `code` is below the length of
+        // `fw_event`; this only computes an address.
+        unsafe { addr_of_mut!((*self.pmu()).fw_event[code]) }
+    }
+
+    /// The register of firmware event `code`: its value and flags.
+    pub(crate) fn save_firmware(&self, code: usize) -> [u64; 2] {
+        let fw = self.fw_event_at(code);
+        // SAFETY: `fw` is a firmware event of this vCPU, valid while `self`
+        // is (type invariants).
+        let (value, started) = unsafe { (fw_value(fw), fw_started(fw)) };
+        // CAST: the event counts in the bits of a `u64`.
+        let value = value.load(Ordering::Relaxed) as u64;
+        let flags = if started.load(Ordering::Relaxed) {
+            FW_STARTED
+        } else {
+            0
+        };
+        [value, flags]
+    }
+
+    /// Restores firmware event `code` (below [`Self::fw_events`]).
+    pub(crate) fn restore_firmware(&mut self, code: usize, value: u64, started: bool) {
+        let fw = self.fw_event_at(code);
+        // SAFETY: as in `save_firmware`.
+        let (count, on) = unsafe { (fw_value(fw), fw_started(fw)) };
+        // Other vCPUs count into a started event: stop it before its value
+        // changes, and start it only once the value is in place.
+        on.store(false, Ordering::Relaxed);
+        // CAST: the event counts in the bits of a `u64`.
+        count.store(value as i64, Ordering::Relaxed);
+        if started {
+            on.store(true, Ordering::Release);
+        }
     }
 }
