@@ -6,7 +6,12 @@ use, no PMU errors), the perf counts, the host-side exit counts of the two
 read paths, and the VMM's exit code.
 
     tests/vmm/run.py [--host rust|c|debug] [--guest IMAGE] [--icount] [--echo] [-k N]
-                     [--timeout S] [--silence S]
+                     [--timeout S] [--silence S] [--migrate]
+
+With --migrate the guest runs one more perf stat (-I 100 ms intervals) of
+a long loop, and the VMM moves it into a new VM at the third interval: the
+counts must go on growing after the move, and with --icount the intervals
+must add up to the loop's instructions.
 
 Everything it writes goes to build/vmm/.
 """
@@ -53,6 +58,10 @@ VMM_FLAGS = ["-I", LIBFDT] + [x for d in (
     os.path.join(LINUX, "tools", "testing", "selftests")) for x in ("-isystem", d)]
 # perf record's period in the guest (cycles:u of the loop; a prime).
 GUEST_PERIOD = 100003
+# The loop perf stat -I counts across the migration: 10^9 instructions.
+MIGRATE_ITERS = 500000000
+MIGRATE_AT = 3
+INTERVAL_LINE = re.compile(r"^\s*([\d.]+);(\d+);[^;]*;(cycles|instructions):u;")
 GUEST_CMDLINE = "earlycon=sbi console={console} kunit.enable=0 panic=-1 rdinit=/init"
 PMU_ERRORS = re.compile(r"pmu snapshot setup failed|failed to disable snapshot|"
                         r"(Starting|Stopping) counter idx \d+ failed|"
@@ -81,6 +90,41 @@ def stat_lines(lines, what="VMMSTAT"):
     return stats
 
 
+def check_migration(body, entries, icount, check):
+    """The checks of --migrate: the VMM moved the guest with every register
+    restored, and the guest's perf stat intervals go on counting."""
+    moved = [ln for ln in body if ln.startswith("@@MIGRATED ")]
+    info = dict(kv.split("=") for kv in moved[0].split()[1:]) if moved else {}
+    check("migration: the VMM moved the guest into a new VM, no register refused",
+          len(moved) == 1 and info.get("refused") == "0" and int(info.get("changed", 0)) > 0,
+          moved[0] if moved else "no @@MIGRATED line")
+    # KVM_GET_REG_LIST's SBI PMU registers: the snapshot area, every counter
+    # and every firmware event.
+    check("migration: the SBI PMU state is in the register list",
+          int(info.get("pmu", 0)) > 1 + 22, f"{info.get('pmu')} PMU registers")
+    lines = entries.get("mstat", [])
+    at = next((i for i, ln in enumerate(lines) if ln.startswith("@@MIGRATED")), len(lines))
+    counts = {"before": {}, "after": {}}
+    for i, ln in enumerate(lines):
+        m = INTERVAL_LINE.match(ln)
+        if m:
+            side = counts["before" if i < at else "after"]
+            side.setdefault(m.group(3), []).append(int(m.group(2)))
+    growing = all(len(counts[s].get(e, [])) >= 2 and all(counts[s][e])
+                  for s in counts for e in ("cycles", "instructions"))
+    check("migration: guest perf stat counts on after the move (every interval > 0, "
+          ">= 2 intervals each side)", growing and at < len(lines),
+          " ".join(f"{s}: {len(counts[s].get('instructions', []))} intervals" for s in counts))
+    total = sum(sum(counts[s].get("instructions", [])) for s in counts)
+    if icount:
+        want = 2 * MIGRATE_ITERS
+        check("migration: icount: the intervals add up to the loop's 2 x N instructions "
+              f"within {perf_tool.STAT_TOLERANCE:.0%} (none lost or counted twice)",
+              want <= total <= want * (1 + perf_tool.STAT_TOLERANCE), f"{total} vs {want}")
+    check("migration: the loop's perf stat finished", any(
+        ln.startswith("@@END mstat rc=0") for ln in body))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--host", default="rust", choices=["rust", "c", "debug"],
@@ -96,6 +140,8 @@ def main():
                     help="stop QEMU after this many seconds without console output "
                          f"(default {qemu.SILENCE})")
     ap.add_argument("--guest-append", default="", help="more guest kernel parameters")
+    ap.add_argument("--migrate", action="store_true",
+                    help="move the guest into a new VM while its perf counts a loop")
     ap.add_argument("--expect-rc", type=int, default=0,
                     help="expected VMM exit code (e.g. 2 with --guest-append rdinit=/none)")
     a = ap.parse_args()
@@ -121,6 +167,12 @@ def main():
                   f"-o /tmp/g.data /bin/loop {perf_tool.LOOP_ITERS}",
                   "greport 240 /bin/perf report -i /tmp/g.data --stdio --sort sym -F sample,sym",
                   "drain 10 /bin/perfcount --drain"]
+    if a.migrate:
+        # Before "drain", which lets the console empty before the guest powers
+        # off; ";" separates the fields, so that only these lines carry the
+        # VMM's trigger.
+        guest_plan.insert(-1, f"mstat 300 /bin/perf stat -I 100 -x ; -e cycles:u,instructions:u "
+                              f"/bin/loop {MIGRATE_ITERS}")
     qemu.pack_initramfs(HOST_KDIR, guest_plan,
                         {"/bin/perfcount": perfcount, "/bin/perf": perf_tool.PERF,
                          "/bin/loop": perf_tool.build_loop()}, guest_initrd)
@@ -128,6 +180,8 @@ def main():
                 "--cmdline-file /bin/guest.cmdline --timeout 400")
     if console.startswith("hvc"):
         vmm_args += " --no-uart"  # the SBI debug console carries everything
+    if a.migrate:
+        vmm_args += f" --migrate-at ;instructions:u; --migrate-count {MIGRATE_AT}"
     log = os.path.join(OUT, f"console-{a.host}{'-icount' if a.icount else ''}.log")
     # The host initramfs goes to <log>.initramfs.gz. The guest's boot log and
     # perfcount keep the console busy: the silence limit holds inside the VMM's
@@ -211,6 +265,8 @@ def main():
     check("guest perf record: >= 90% of the samples in the loop",
           kvm["total"] >= 50 and kvm["in_loop_user"] * 10 >= kvm["total"] * 9,
           f"{kvm['in_loop_user']} of {kvm['total']} (period {GUEST_PERIOD})")
+    if a.migrate:
+        check_migration(body, entries, a.icount, check)
     check("perfcount ok 1", any(ln.startswith("ok 1 ") for ln in body))
     check("perfcount ok 2", any(ln.startswith("ok 2 ") for ln in body))
 

@@ -7,6 +7,7 @@
  *
  *   vmm --kernel Image [--initrd initrd] [--cmdline "..." | --cmdline-file f] [--mem MiB]
  *       [--timeout seconds] [--no-uart] [--dtb-out file]
+ *       [--migrate-at text [--migrate-count n]]
  *
  * Console: the SBI debug console (DBCN, enabled through ONE_REG) and the
  * legacy SBI putchar are forwarded by KVM as KVM_EXIT_RISCV_SBI and go to
@@ -18,6 +19,14 @@
  * (KVM_GET_STATS_FD) read while the vCPU is stopped in that exit, and
  * "@@VMMIRQ <tag> irq=count ..." with the host's interrupt counts.
  *
+ * With --migrate-at, the n'th (default first) console line that contains the text makes
+ * the VMM move the guest into a new VM once the vCPU is out of KVM_RUN:
+ * it finishes the pending exit (immediate_exit), saves every register
+ * KVM_GET_REG_LIST names (the SBI PMU state among them), the guest's memory
+ * and the UART's registers, closes the VM, builds a new one and restores
+ * them all, then prints "@@MIGRATED registers=N pmu=P refused=R
+ * changed=C mib=M ms=T".
+ *
  * Exit codes: 0 guest shut down (SBI SRST shutdown, no failure reason),
  * 2 guest asked for a reboot (also what a guest panic with panic=-1 does),
  * 3 shutdown or reboot with reason "system failure", 4 unexpected exit from
@@ -27,6 +36,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -35,6 +45,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <linux/kvm.h>
 #include <libfdt.h>		/* scripts/dtc/libfdt */
@@ -59,9 +70,12 @@
 #define EXIT_UNEXPECTED	4
 #define EXIT_TIMEOUT	124
 
-static int vcpu_fd, stats_fd = -1;
+static int kvm_fd, vm_fd, vcpu_fd, stats_fd = -1, run_size;
+static struct kvm_run *run;
 static uint8_t *ram;
 static uint64_t ram_size;
+static const char *migrate_at;
+static int migrate_count = 1, migrate_pending;
 static struct kvm_stats_header stats_hdr;
 static char *stats_desc;
 
@@ -251,6 +265,10 @@ static void stats_open(void)
 {
 	size_t len;
 
+	if (stats_fd >= 0)	/* the previous VM's, after a migration */
+		close(stats_fd);
+	free(stats_desc);
+	stats_desc = NULL;
 	stats_fd = ioctl(vcpu_fd, KVM_GET_STATS_FD, NULL);
 	if (stats_fd < 0) {
 		fprintf(stderr, "vmm: KVM_GET_STATS_FD: %s (no statistics)\n", strerror(errno));
@@ -343,6 +361,10 @@ static void console_putc(uint8_t c)
 	fflush(stdout);
 	line[line_len] = 0;
 	line_len = 0;
+	if (migrate_at && strstr(line, migrate_at) && !--migrate_count) {
+		migrate_pending = 1;
+		migrate_at = NULL;	/* once */
+	}
 	m = strstr(line, "@@MARK ");
 	if (m) {
 		char tag[64];
@@ -451,6 +473,167 @@ static void handle_mmio(struct kvm_run *run)
 	run->mmio.data[0] = v;
 }
 
+/* ---- the VM, and moving the guest into a new one ------------------- */
+
+/* A VM with guest memory at RAM_BASE backed by @mem, and one vCPU. */
+static void create_machine(uint8_t *mem)
+{
+	struct kvm_userspace_memory_region region = {
+		.slot = 0, .guest_phys_addr = RAM_BASE, .memory_size = ram_size,
+		.userspace_addr = (uintptr_t)mem,
+	};
+
+	vm_fd = ioctl(kvm_fd, KVM_CREATE_VM, 0);
+	if (vm_fd < 0)
+		die("KVM_CREATE_VM: %s", strerror(errno));
+	if (ioctl(vm_fd, KVM_SET_USER_MEMORY_REGION, &region) < 0)
+		die("KVM_SET_USER_MEMORY_REGION: %s", strerror(errno));
+	ram = mem;
+	vcpu_fd = ioctl(vm_fd, KVM_CREATE_VCPU, 0);
+	if (vcpu_fd < 0)
+		die("KVM_CREATE_VCPU: %s", strerror(errno));
+	run = mmap(NULL, run_size, PROT_READ | PROT_WRITE, MAP_SHARED, vcpu_fd, 0);
+	if (run == MAP_FAILED)
+		die("mmap kvm_run: %s", strerror(errno));
+	stats_open();
+}
+
+static uint8_t *alloc_ram(void)
+{
+	uint8_t *mem = mmap(NULL, ram_size, PROT_READ | PROT_WRITE,
+			    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+
+	if (mem == MAP_FAILED)
+		die("mmap guest memory: %s", strerror(errno));
+	return mem;
+}
+
+/* One saved register; the largest a riscv vCPU has here is 32 bytes. */
+struct saved_reg {
+	uint64_t id;
+	uint64_t val[4];
+};
+
+/* Everything the guest needs to run on: registers, memory, devices. */
+struct machine_state {
+	struct saved_reg *regs;
+	uint64_t nregs;
+	uint8_t *mem;
+	uint8_t uart_regs[8], uart_lcr;
+};
+
+static bool is_pmu_reg(uint64_t id)
+{
+	return (id & (KVM_REG_RISCV_TYPE_MASK | KVM_REG_RISCV_SUBTYPE_MASK)) ==
+	       (KVM_REG_RISCV_SBI_STATE | KVM_REG_RISCV_SBI_PMU);
+}
+
+static int one_reg(unsigned long req, uint64_t id, uint64_t *val)
+{
+	struct kvm_one_reg r = { .id = id, .addr = (uintptr_t)val };
+
+	return ioctl(vcpu_fd, req, &r);
+}
+
+static void save_machine(struct machine_state *st)
+{
+	struct kvm_reg_list probe = { .n = 0 }, *list;
+
+	/* Finish the exit the vCPU is in (an MMIO or SBI result), without running the guest. */
+	run->immediate_exit = 1;
+	if (ioctl(vcpu_fd, KVM_RUN, 0) == 0 || errno != EINTR)
+		die("KVM_RUN with immediate_exit: %s", strerror(errno));
+	run->immediate_exit = 0;
+
+	if (ioctl(vcpu_fd, KVM_GET_REG_LIST, &probe) == 0 || errno != E2BIG)
+		die("KVM_GET_REG_LIST: %s", strerror(errno));
+	list = malloc(sizeof(*list) + probe.n * sizeof(uint64_t));
+	st->regs = calloc(probe.n, sizeof(*st->regs));
+	if (!list || !st->regs)
+		die("out of memory");
+	list->n = probe.n;
+	if (ioctl(vcpu_fd, KVM_GET_REG_LIST, list) < 0)
+		die("KVM_GET_REG_LIST: %s", strerror(errno));
+	st->nregs = list->n;
+	for (uint64_t i = 0; i < list->n; i++) {
+		st->regs[i].id = list->reg[i];
+		if (KVM_REG_SIZE(list->reg[i]) > sizeof(st->regs[i].val))
+			die("register 0x%llx is larger than 32 bytes",
+			    (unsigned long long)list->reg[i]);
+		if (one_reg(KVM_GET_ONE_REG, list->reg[i], st->regs[i].val) < 0)
+			die("KVM_GET_ONE_REG 0x%llx: %s", (unsigned long long)list->reg[i],
+			    strerror(errno));
+	}
+	free(list);
+
+	/* What a migration sends: a copy, not the old VM's memory itself. */
+	st->mem = alloc_ram();
+	memcpy(st->mem, ram, ram_size);
+	memcpy(st->uart_regs, uart_regs, sizeof(uart_regs));
+	st->uart_lcr = uart_lcr;
+}
+
+static void destroy_machine(void)
+{
+	munmap(run, run_size);
+	close(vcpu_fd);
+	close(vm_fd);
+	munmap(ram, ram_size);
+}
+
+/*
+ * Restores @st into the new VM's vCPU in KVM_GET_REG_LIST order (the
+ * configuration and ISA registers before the state they enable); a register
+ * that already reads the saved value is left alone. Returns how many were
+ * refused; @changed counts the ones set.
+ */
+static int restore_machine(struct machine_state *st, int *changed)
+{
+	uint64_t cur[4];
+	int refused = 0;
+
+	for (uint64_t i = 0; i < st->nregs; i++) {
+		struct saved_reg *r = &st->regs[i];
+
+		memset(cur, 0, sizeof(cur));
+		if (one_reg(KVM_GET_ONE_REG, r->id, cur) == 0 &&
+		    !memcmp(cur, r->val, KVM_REG_SIZE(r->id)))
+			continue;
+		if (one_reg(KVM_SET_ONE_REG, r->id, r->val) < 0) {
+			fprintf(stderr, "vmm: restore 0x%llx: %s\n", (unsigned long long)r->id,
+				strerror(errno));
+			refused++;
+			continue;
+		}
+		(*changed)++;
+	}
+	memcpy(uart_regs, st->uart_regs, sizeof(uart_regs));
+	uart_lcr = st->uart_lcr;
+	return refused;
+}
+
+static void migrate(void)
+{
+	struct machine_state st;
+	struct timespec t0, t1;
+	int refused, changed = 0, pmu = 0;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	save_machine(&st);
+	destroy_machine();
+	create_machine(st.mem);
+	refused = restore_machine(&st, &changed);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	for (uint64_t i = 0; i < st.nregs; i++)
+		pmu += is_pmu_reg(st.regs[i].id);
+	printf("@@MIGRATED registers=%llu pmu=%d refused=%d changed=%d mib=%llu ms=%lld\n",
+	       (unsigned long long)st.nregs, pmu, refused, changed,
+	       (unsigned long long)(ram_size >> 20),
+	       (long long)((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000));
+	fflush(stdout);
+	free(st.regs);
+}
+
 /* ---- main ----------------------------------------------------------- */
 
 static uint64_t load_file(const char *path, uint64_t gpa, uint64_t max)
@@ -502,7 +685,8 @@ static void usage(void)
 {
 	fprintf(stderr, "usage: vmm --kernel Image [--initrd file] [--cmdline str | --cmdline-file f]\n"
 		"           [--mem MiB]\n"
-		"           [--timeout s] [--no-uart] [--dtb-out file]\n");
+		"           [--timeout s] [--no-uart] [--dtb-out file]\n"
+		"           [--migrate-at text [--migrate-count n]]\n");
 	exit(EXIT_ERROR);
 }
 
@@ -511,9 +695,7 @@ int main(int argc, char **argv)
 	const char *kernel = NULL, *initrd = NULL, *dtb_out = NULL;
 	const char *cmdline = "earlycon=sbi console=ttyS0 panic=-1";
 	uint64_t kernel_len, initrd_gpa = 0, initrd_len = 0, fdt_gpa, image_size;
-	int kvm, vm, i, uart = 1, timeout = 0, mmap_size;
-	struct kvm_userspace_memory_region mem;
-	struct kvm_run *run;
+	int i, uart = 1, timeout = 0;
 	size_t fdt_len;
 	uint64_t v;
 
@@ -535,6 +717,10 @@ int main(int argc, char **argv)
 			dtb_out = argv[++i];
 		else if (!strcmp(argv[i], "--no-uart"))
 			uart = 0;
+		else if (!strcmp(argv[i], "--migrate-at") && i + 1 < argc)
+			migrate_at = argv[++i];
+		else if (!strcmp(argv[i], "--migrate-count") && i + 1 < argc)
+			migrate_count = atoi(argv[++i]);
 		else
 			usage();
 	}
@@ -546,29 +732,13 @@ int main(int argc, char **argv)
 		alarm(timeout);
 	}
 
-	kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
-	if (kvm < 0)
+	kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (kvm_fd < 0)
 		die("/dev/kvm: %s", strerror(errno));
-	vm = ioctl(kvm, KVM_CREATE_VM, 0);
-	if (vm < 0)
-		die("KVM_CREATE_VM: %s", strerror(errno));
-	ram = mmap(NULL, ram_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS |
-		   MAP_NORESERVE, -1, 0);
-	if (ram == MAP_FAILED)
-		die("mmap guest memory: %s", strerror(errno));
-	mem = (struct kvm_userspace_memory_region){
-		.slot = 0, .guest_phys_addr = RAM_BASE, .memory_size = ram_size,
-		.userspace_addr = (uintptr_t)ram,
-	};
-	if (ioctl(vm, KVM_SET_USER_MEMORY_REGION, &mem) < 0)
-		die("KVM_SET_USER_MEMORY_REGION: %s", strerror(errno));
-	vcpu_fd = ioctl(vm, KVM_CREATE_VCPU, 0);
-	if (vcpu_fd < 0)
-		die("KVM_CREATE_VCPU: %s", strerror(errno));
-	mmap_size = ioctl(kvm, KVM_GET_VCPU_MMAP_SIZE, 0);
-	run = mmap(NULL, mmap_size, PROT_READ | PROT_WRITE, MAP_SHARED, vcpu_fd, 0);
-	if (run == MAP_FAILED)
-		die("mmap kvm_run: %s", strerror(errno));
+	run_size = ioctl(kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
+	if (run_size <= 0)
+		die("KVM_GET_VCPU_MMAP_SIZE: %s", strerror(errno));
+	create_machine(alloc_ram());
 
 	/* The SBI debug console is off by default: turn it on. */
 	set_reg(RISCV_SBI_EXT_REG(KVM_RISCV_SBI_EXT_DBCN), 1, "SBI DBCN enable");
@@ -606,7 +776,6 @@ int main(int argc, char **argv)
 	set_reg(RISCV_CORE_REG(regs.pc), RAM_BASE + KERNEL_OFF, "pc");
 	set_reg(RISCV_CORE_REG(regs.a0), 0, "a0");
 	set_reg(RISCV_CORE_REG(regs.a1), fdt_gpa, "a1");
-	stats_open();
 
 	for (;;) {
 		if (ioctl(vcpu_fd, KVM_RUN, 0) < 0) {
@@ -640,6 +809,10 @@ int main(int argc, char **argv)
 				console_putc('\n');
 			fprintf(stderr, "vmm: unexpected exit reason %u\n", run->exit_reason);
 			return EXIT_UNEXPECTED;
+		}
+		if (migrate_pending) {
+			migrate_pending = 0;
+			migrate();
 		}
 	}
 }
