@@ -1,6 +1,7 @@
 #!/bin/bash
 # Cross-build the riscv KVM selftests this project runs: the upstream
-# sbi_pmu_test and the project's own selftests (grafted from tests/selftests).
+# sbi_pmu_test and get-reg-list (which the series teaches the SBI PMU state
+# registers) and the project's own selftests (grafted from tests/selftests).
 #   build-selftests.sh VARIANT
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -10,7 +11,7 @@ SRC=$BUILD/linux
 OUT=$BUILD/kernel-$VARIANT
 ST=$BUILD/selftests
 # Built from the same tree for every kernel variant.
-PROGS="riscv/sbi_pmu_test $(cd "$TOP/tests/selftests" && ls riscv/*.c | sed 's/\.c$//')"
+PROGS="riscv/sbi_pmu_test get-reg-list $(cd "$TOP/tests/selftests" && ls riscv/*.c | sed 's/\.c$//')"
 
 step "selftests: kernel headers"
 make -s -C "$SRC" O="$OUT" ARCH=riscv LLVM=1 headers >/dev/null
@@ -32,3 +33,5 @@ for p in $PROGS; do
 	[ -x "$ST/$p" ] || die "selftest $p was not built"
 	info "built $p"
 done
+# tests/selftests/LIST names programs in riscv/, where the split test is not.
+ln -f "$ST/get-reg-list" "$ST/riscv/get-reg-list"

@@ -175,6 +175,8 @@ def selftests_for(variant, short=False):
                 dev = os.path.join(TOP, "tests", "selftests", f"{want}-path-deviations.txt")
                 if name == "pmu_snapshot_conformance" and os.path.exists(dev):
                     t["parser"] = qemu.expect_deviations(qemu.load_deviations(dev))
+                if name == "get-reg-list":
+                    t["parser"] = qemu.parse_get_reg_list
                 tests.append(t)
     return tests
 
