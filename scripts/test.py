@@ -213,10 +213,10 @@ def vmm_guest(variant, results):
     QEMU machine; the guest's own PMU driver uses the snapshot (tests/vmm)."""
     print(f"\n######## VMM: Linux guest on the {variant} kernel", flush=True)
     start = time.time()
-    # -icount: the guest's perf stat counts exactly (tests/vmm/run.py). On the
-    # Rust kernel the VMM also moves the counting guest into a new VM: the C
-    # path saves no counter state, and its guest loses counts.
-    args = ["--host", variant, "--icount"] + (["--migrate"] if variant == "rust" else [])
+    # -icount: the guest's perf stat counts exactly (tests/vmm/run.py). The
+    # VMM also moves the counting guest into a new VM: the C path saves no
+    # counter state, and its guest must lose counts.
+    args = ["--host", variant, "--icount", "--migrate"]
     r = subprocess.run([sys.executable, "tests/vmm/run.py"] + args, cwd=TOP,
                        capture_output=True, text=True)
     TIMES.append((f"VMM guest boot ({variant})", time.time() - start))

@@ -277,7 +277,16 @@ int main(int argc, char **argv)
 	vm = new_vm(&vcpu);
 	if (!__vcpu_has_sbi_ext(vcpu, KVM_RISCV_SBI_EXT_PMU))
 		ksft_exit_skip("SBI PMU not available\n");
-	ksft_set_plan(20);
+	ksft_set_plan(21);
+	/* The encoding the README documents. */
+	ksft_test_result(SNAPSHOT_REG == 0x803000000a020000ULL && CTR_REG(5) == 0x805000000a020105ULL &&
+			 FW_REG(21) == 0x804000000a020215ULL &&
+			 sizeof(struct kvm_riscv_sbi_pmu_ctr) == 32 &&
+			 sizeof(struct kvm_riscv_sbi_pmu_fw) == 16 &&
+			 KVM_RISCV_SBI_PMU_CTR_CONFIGURED == 1 && KVM_RISCV_SBI_PMU_CTR_STARTED == 2 &&
+			 KVM_RISCV_SBI_PMU_CTR_OVERFLOWN == 4 && KVM_RISCV_SBI_PMU_CTR_UINH == 8 &&
+			 KVM_RISCV_SBI_PMU_CTR_SINH == 16 && KVM_RISCV_SBI_PMU_FW_STARTED == 1,
+			 "register ids, struct sizes and flags as documented\n");
 
 	uc = run_to(vcpu, ST_SAVED);
 	hw = uc.args[2];
