@@ -45,14 +45,14 @@
 
 enum stage { ST_SAVED = 1, ST_AFTER, ST_AREA };
 
-static volatile unsigned long sink;
+static unsigned long sink;
 /* The guest's number of counters, for the host to read. */
 static unsigned long num_counters;
 
 static void work(int timers)
 {
 	for (int i = 0; i < LOOPS; i++)
-		sink += i;
+		WRITE_ONCE(sink, READ_ONCE(sink) + i);
 	/* Each SET_TIMER call counts once on the firmware counter. */
 	for (int i = 0; i < timers; i++)
 		sbi_ecall(SBI_EXT_TIME, SBI_EXT_TIME_SET_TIMER, ~0UL, 0, 0, 0, 0, 0);
@@ -60,7 +60,7 @@ static void work(int timers)
 
 static void guest_code(void)
 {
-	volatile u64 *area = (volatile u64 *)AREA_BASE;
+	u64 *area = (u64 *)AREA_BASE;
 	unsigned long hw, fw, mask;
 	u64 hw1, fw1;
 	struct sbiret r;
@@ -79,16 +79,16 @@ static void guest_code(void)
 	/* Values before the migration: stop, snapshot, start on from them. */
 	r = pmu(SBI_EXT_PMU_COUNTER_STOP, 0, BIT(hw), SBI_PMU_STOP_FLAG_TAKE_SNAPSHOT, 0);
 	__GUEST_ASSERT(!r.error, "stop hw: %ld", r.error);
-	hw1 = area[1 + hw];
+	hw1 = READ_ONCE(area[1 + hw]);
 	r = pmu(SBI_EXT_PMU_COUNTER_STOP, 0, BIT(fw), SBI_PMU_STOP_FLAG_TAKE_SNAPSHOT, 0);
 	__GUEST_ASSERT(!r.error, "stop fw: %ld", r.error);
-	fw1 = area[1 + fw];
+	fw1 = READ_ONCE(area[1 + fw]);
 	r = pmu(SBI_EXT_PMU_COUNTER_START, 0, BIT(hw), 0, 0);
 	__GUEST_ASSERT(!r.error, "restart hw: %ld", r.error);
 	r = pmu(SBI_EXT_PMU_COUNTER_START, 0, BIT(fw), 0, 0);
 	__GUEST_ASSERT(!r.error, "restart fw: %ld", r.error);
-	area[1 + hw] = 0;
-	area[1 + fw] = 0;
+	WRITE_ONCE(area[1 + hw], 0);
+	WRITE_ONCE(area[1 + fw], 0);
 
 	/* The host migrates the guest here, its counters running. */
 	GUEST_SYNC_ARGS(ST_SAVED, hw, fw, hw1, fw1);
@@ -97,7 +97,7 @@ static void guest_code(void)
 	r = pmu(SBI_EXT_PMU_COUNTER_STOP, 0, BIT(hw), SBI_PMU_STOP_FLAG_TAKE_SNAPSHOT, 0);
 	fw1 = r.error;
 	r = pmu(SBI_EXT_PMU_COUNTER_STOP, 0, BIT(fw), SBI_PMU_STOP_FLAG_TAKE_SNAPSHOT, 0);
-	GUEST_SYNC_ARGS(ST_AFTER, fw1, r.error, area[1 + hw], area[1 + fw]);
+	GUEST_SYNC_ARGS(ST_AFTER, fw1, r.error, READ_ONCE(area[1 + hw]), READ_ONCE(area[1 + fw]));
 
 	/* A counter configured after the migration: the area is still there. */
 	mask = num_counters >= 64 ? ~0UL : (1UL << num_counters) - 1;
@@ -107,7 +107,7 @@ static void guest_code(void)
 	__GUEST_ASSERT(!r.error, "start fw again: %ld", r.error);
 	work(1);
 	r = pmu(SBI_EXT_PMU_COUNTER_STOP, 0, BIT(fw), SBI_PMU_STOP_FLAG_TAKE_SNAPSHOT, 0);
-	GUEST_SYNC_ARGS(ST_AREA, r.error, area[1 + fw], 0, 0);
+	GUEST_SYNC_ARGS(ST_AREA, r.error, READ_ONCE(area[1 + fw]), 0, 0);
 	GUEST_DONE();
 }
 
@@ -123,7 +123,7 @@ static struct kvm_vm *new_vm(struct kvm_vcpu **vcpu)
 /*
  * The guest names its ucall by the host address of the ucall in the memory
  * of the VM it was created in: once moved, that address is in the old VM's
- * copy of slot 0, and is moved to the new one's.
+ * slot 0, and is moved to the new VM's.
  */
 static struct {
 	unsigned long from, to, size;
@@ -194,19 +194,37 @@ static bool pmu_state_is(struct kvm_vcpu *vcpu, struct saved_reg *saved, int n)
 	return true;
 }
 
-static void copy_slot(struct kvm_vm *from, struct kvm_vm *to, int slot)
-{
-	struct userspace_mem_region *a = memslot2region(from, slot);
-	struct userspace_mem_region *b = memslot2region(to, slot);
+/* A memory slot's contents, as a migration sends them. */
+struct saved_slot {
+	u64 gpa, size;
+	void *data;
+	unsigned long hva;
+};
 
-	TEST_ASSERT(a->region.memory_size == b->region.memory_size &&
-		    a->region.guest_phys_addr == b->region.guest_phys_addr,
+static void save_slot(struct kvm_vm *vm, int slot, struct saved_slot *out)
+{
+	struct userspace_mem_region *r = memslot2region(vm, slot);
+
+	out->gpa = r->region.guest_phys_addr;
+	out->size = r->region.memory_size;
+	out->hva = (unsigned long)r->host_mem;
+	out->data = malloc(out->size);
+	TEST_ASSERT(out->data, "malloc");
+	memcpy(out->data, r->host_mem, out->size);
+}
+
+static void load_slot(struct kvm_vm *vm, int slot, struct saved_slot *in)
+{
+	struct userspace_mem_region *r = memslot2region(vm, slot);
+
+	TEST_ASSERT(r->region.memory_size == in->size && r->region.guest_phys_addr == in->gpa,
 		    "slot %d differs between the VMs", slot);
-	memcpy(b->host_mem, a->host_mem, a->region.memory_size);
+	memcpy(r->host_mem, in->data, in->size);
+	free(in->data);
 	if (!slot) {
-		moved_ucalls.from = (unsigned long)a->host_mem;
-		moved_ucalls.to = (unsigned long)b->host_mem;
-		moved_ucalls.size = a->region.memory_size;
+		moved_ucalls.from = in->hva;
+		moved_ucalls.to = (unsigned long)r->host_mem;
+		moved_ucalls.size = in->size;
 	}
 }
 
@@ -225,8 +243,8 @@ static void check_bad_restores(struct kvm_vcpu *vcpu, struct saved_reg *saved, i
 	} cases[] = {
 		{ "a snapshot area not 4 KiB aligned", SNAPSHOT_REG, 0, AREA_BASE + 64, EINVAL },
 		{ "a snapshot area outside guest memory", SNAPSHOT_REG, 0, 3UL << 32, EINVAL },
-		{ "a snapshot register of 32 bits", SNAPSHOT_REG ^ KVM_REG_SIZE_U64 ^ KVM_REG_SIZE_U32,
-		  0, AREA_BASE, EINVAL },
+		{ "a snapshot register of 32 bits",
+		  SNAPSHOT_REG ^ KVM_REG_SIZE_U64 ^ KVM_REG_SIZE_U32, 0, AREA_BASE, EINVAL },
 		{ "a counter past the last", CTR_REG(64), 0, 0, ENOENT },
 		{ "a firmware event past the last", FW_REG(SBI_PMU_FW_MAX), 0, 0, ENOENT },
 		{ "an event this host cannot count (hardware code 0xff)", CTR_REG(hw), 0, 0xff,
@@ -269,6 +287,7 @@ int main(int argc, char **argv)
 	struct saved_reg *saved;
 	int n, npmu = 0, refused = 0;
 	struct kvm_vm *vm, *vm2;
+	struct saved_slot mem[2];
 	bool c_path = argc > 1 && !strcmp(argv[1], "--c-path");
 	u64 cur[4];
 	struct ucall uc;
@@ -279,11 +298,13 @@ int main(int argc, char **argv)
 		ksft_exit_skip("SBI PMU not available\n");
 	ksft_set_plan(21);
 	/* The encoding the README documents. */
-	ksft_test_result(SNAPSHOT_REG == 0x803000000a020000ULL && CTR_REG(5) == 0x805000000a020105ULL &&
+	ksft_test_result(SNAPSHOT_REG == 0x803000000a020000ULL &&
+			 CTR_REG(5) == 0x805000000a020105ULL &&
 			 FW_REG(21) == 0x804000000a020215ULL &&
 			 sizeof(struct kvm_riscv_sbi_pmu_ctr) == 32 &&
 			 sizeof(struct kvm_riscv_sbi_pmu_fw) == 16 &&
-			 KVM_RISCV_SBI_PMU_CTR_CONFIGURED == 1 && KVM_RISCV_SBI_PMU_CTR_STARTED == 2 &&
+			 KVM_RISCV_SBI_PMU_CTR_CONFIGURED == 1 &&
+			 KVM_RISCV_SBI_PMU_CTR_STARTED == 2 &&
 			 KVM_RISCV_SBI_PMU_CTR_OVERFLOWN == 4 && KVM_RISCV_SBI_PMU_CTR_UINH == 8 &&
 			 KVM_RISCV_SBI_PMU_CTR_SINH == 16 && KVM_RISCV_SBI_PMU_FW_STARTED == 1,
 			 "register ids, struct sizes and flags as documented\n");
@@ -294,7 +315,7 @@ int main(int argc, char **argv)
 	hw1 = uc.args[4];
 	fw1 = uc.args[5];
 	ksft_test_result(fw1 == FW_START + 3 && hw1 > 1000,
-			 "before: the firmware counter %lu counted 3 calls from %d (%lu), the cycles counter %lu reads %lu\n",
+			 "before: fw counter %lu counted 3 calls from %d (%lu), cycles counter %lu: %lu\n",
 			 fw, FW_START, fw1, hw, hw1);
 
 	/* Finish the SYNC exit in the old vCPU, without entering the guest. */
@@ -321,24 +342,32 @@ int main(int argc, char **argv)
 				 npmu, want, num_counters);
 	}
 	get_one(vcpu, SNAPSHOT_REG, cur);
-	ksft_test_result(cur[0] == AREA_BASE, "saved: the snapshot register holds the area (0x%lx)\n",
-			 cur[0]);
+	ksft_test_result(cur[0] == AREA_BASE,
+			 "saved: the snapshot register holds the area (0x%lx)\n", cur[0]);
 	if (c_path) {
 		ksft_test_result(get_one(vcpu, CTR_REG(hw), cur) == -1 && errno == ENOENT,
 				 "saved: no counter register on the C path (ENOENT)\n");
 	} else {
 		get_one(vcpu, CTR_REG(hw), cur);
 		hw_saved = cur[3];
-		ksft_test_result(cur[0] == EVENT_CYCLES && cur[2] == (KVM_RISCV_SBI_PMU_CTR_CONFIGURED |
-				 KVM_RISCV_SBI_PMU_CTR_STARTED) && cur[3] >= hw1,
-				 "saved: counter %lu counts cycles, configured and started, at %lu >= %lu (flags 0x%lx)\n",
+		ksft_test_result(cur[0] == EVENT_CYCLES &&
+				 cur[2] == (KVM_RISCV_SBI_PMU_CTR_CONFIGURED |
+					    KVM_RISCV_SBI_PMU_CTR_STARTED) && cur[3] >= hw1,
+				 "saved: counter %lu: cycles, configured, started, %lu >= %lu (flags 0x%lx)\n",
 				 hw, cur[3], hw1, cur[2]);
 	}
 
-	/* A new VM, built the same way; the memory and the registers move over. */
+	/*
+	 * The memory goes too; then the old VM, whose perf events would hold
+	 * the host counters, is gone before a new one, built the same way,
+	 * gets the memory and the registers.
+	 */
+	save_slot(vm, 0, &mem[0]);
+	save_slot(vm, SLOT_AREA, &mem[1]);
+	kvm_vm_free(vm);
 	vm2 = new_vm(&vcpu2);
-	copy_slot(vm, vm2, 0);
-	copy_slot(vm, vm2, SLOT_AREA);
+	load_slot(vm2, 0, &mem[0]);
+	load_slot(vm2, SLOT_AREA, &mem[1]);
 	for (int i = 0; i < n; i++) {
 		if (!get_one(vcpu2, saved[i].id, cur) &&
 		    !memcmp(cur, saved[i].val, KVM_REG_SIZE(saved[i].id)))
@@ -349,19 +378,18 @@ int main(int argc, char **argv)
 		}
 	}
 	ksft_test_result(!refused && pmu_state_is(vcpu2, saved, n),
-			 "restore: all %d registers of the list into a new vCPU, %d refused, the PMU registers read back\n",
+			 "restore: %d registers into a new vCPU, %d refused, PMU registers read back\n",
 			 n, refused);
-	kvm_vm_free(vm);
 
 	check_bad_restores(vcpu2, saved, n, hw, fw, c_path);
 
 	uc = run_to(vcpu2, ST_AFTER);
 	if (c_path) {
 		ksft_test_result(!uc.args[2] && !uc.args[4],
-				 "after: on the C path the area survives (TAKE_SNAPSHOT returns %ld, not NO_SHMEM), the counters do not (slot %lu)\n",
+				 "after: C path: the area survives (TAKE_SNAPSHOT: %ld), the counters not (%lu)\n",
 				 (long)uc.args[2], uc.args[4]);
-		ksft_test_result_skip("after: hardware counter continued (not saved on the C path)\n");
-		ksft_test_result_skip("after: firmware counter continued (not saved on the C path)\n");
+		ksft_test_result_skip("after: hardware counter went on (C path: not saved)\n");
+		ksft_test_result_skip("after: firmware counter went on (C path: not saved)\n");
 	} else {
 		ksft_test_result(!uc.args[2] && !uc.args[3],
 				 "after: both stops with TAKE_SNAPSHOT succeed (%ld, %ld): still started, no NO_SHMEM\n",
@@ -376,7 +404,7 @@ int main(int argc, char **argv)
 
 	uc = run_to(vcpu2, ST_AREA);
 	ksft_test_result(!uc.args[2] && uc.args[3] == 41,
-			 "after: a new counter's TAKE_SNAPSHOT lands in the restored area (err %ld, slot %lu == 41)\n",
+			 "after: a new counter snapshots into the restored area (err %ld, %lu == 41)\n",
 			 (long)uc.args[2], uc.args[3]);
 	uc = run_to(vcpu2, 0);
 	ksft_test_result(uc.cmd == UCALL_DONE, "the guest finished\n");

@@ -68,11 +68,15 @@ pub(crate) const FW_STARTED: u64 = 1 << 0;
 /// The snapshot register's value when no area is registered.
 pub(crate) const NO_AREA: u64 = u64::MAX;
 
-/// SBI event types (bits 16-19 of an event index).
+/// SBI event type (bits 16-19 of an event index): a hardware event.
 const TYPE_HW: u64 = 0;
+/// SBI event type: a cache event.
 const TYPE_CACHE: u64 = 1;
+/// SBI event type: a raw event.
 const TYPE_RAW: u64 = 2;
+/// SBI event type: a raw event v2 (SBI v3.0).
 const TYPE_RAW_V2: u64 = 3;
+/// SBI event type: a firmware event.
 const TYPE_FW: u64 = 0xf;
 /// An SBI event index has 20 bits: the type above a 16-bit code.
 const EVENT_IDX_BITS: u32 = 20;
