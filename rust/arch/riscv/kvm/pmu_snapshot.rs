@@ -4,8 +4,10 @@
 //!
 //! Implements `snapshot_set_shmem` (FID 7), counter start (FID 3, with
 //! `INIT_SNAPSHOT`) and stop (FID 4, with `TAKE_SNAPSHOT`), counter info
-//! (FID 1), firmware counter reads (FID 5) and the clearing of the area on
-//! vCPU reset and teardown, for `arch/riscv/kvm/vcpu_pmu.c`.
+//! (FID 1), firmware counter reads (FID 5), the clearing of the area on
+//! vCPU reset and teardown, and the vCPU's PMU state registers
+//! (`KVM_REG_RISCV_SBI_PMU` of `KVM_GET_ONE_REG`/`KVM_SET_ONE_REG`, for live
+//! migration), for `arch/riscv/kvm/vcpu_pmu.c`.
 //!
 //! The SBI entry points are the C functions of `kvm_vcpu_pmu.h`
 //! themselves (`kvm_riscv_vcpu_pmu_ctr_start()` and so on), defined here
@@ -14,7 +16,7 @@
 //!
 //! Layers, top to bottom: this FFI edge turns the C arguments into safe
 //! types once; [`vcpu`] is the safe shell over the vCPU; [`engine`],
-//! [`request`], [`area`] and [`abi`] are the pure core, which uses nothing
+//! [`request`], [`state`], [`area`] and [`abi`] are the pure core, which uses nothing
 //! but `core` and also runs in KUnit and in host-side tests. Unlike the C
 //! path, no kernel copy of the area is kept: the area stays mapped through
 //! a gfn-to-pfn cache and each call reads or writes only the words it needs.
