@@ -16,6 +16,27 @@ pub(crate) const STOP_TAKE_SNAPSHOT: usize = 1 << 1;
 /// The value of both halves of the address that disables the snapshot area.
 pub(crate) const SHMEM_DISABLE: usize = usize::MAX;
 
+/// The reserved bits of an event index, 20 to 31, which must be zero.
+pub(crate) const EVENT_IDX_RESERVED: u32 = 0xfff0_0000;
+/// Event type of hardware general events (`event_idx[19:16]`).
+pub(crate) const TYPE_HW: u32 = 0x0;
+/// Event type of hardware cache events.
+pub(crate) const TYPE_CACHE: u32 = 0x1;
+/// Event type of raw events (48 bits of event data).
+pub(crate) const TYPE_RAW: u32 = 0x2;
+/// Event type of raw events v2 (56 bits of event data, SBI v3.0).
+pub(crate) const TYPE_RAW_V2: u32 = 0x3;
+/// Event type of firmware events.
+pub(crate) const TYPE_FW: u32 = 0xf;
+/// Firmware event codes below this one are defined (`SBI_PMU_FW_MAX`).
+pub(crate) const FW_MAX: u32 = 22;
+
+/// The type (`event_idx[19:16]`, with the reserved bits above it) and the
+/// code (`event_idx[15:0]`) of an event index.
+pub(crate) const fn split_event_idx(event_idx: u32) -> (u32, u32) {
+    (event_idx >> 16, event_idx & 0xffff)
+}
+
 /// The errors an SBI call can return (SBI v2.0 table 1).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum SbiError {

@@ -9,7 +9,10 @@
 //! known to be writable guest memory whose entries have no reserved bit
 //! set, and only each entry's output word is written.
 
-use super::abi::{SbiError, SbiResult};
+use super::abi::{
+    split_event_idx, SbiError, SbiResult, EVENT_IDX_RESERVED, FW_MAX, TYPE_CACHE, TYPE_FW, TYPE_HW,
+    TYPE_RAW, TYPE_RAW_V2,
+};
 use super::memory::{GuestMemory, GuestRange};
 use super::request::split_address;
 
@@ -19,25 +22,11 @@ pub(crate) const ENTRY_SIZE: usize = 16;
 pub(crate) const OUTPUT_OFFSET: usize = 4;
 /// Offset of `event_data` in an entry.
 pub(crate) const DATA_OFFSET: usize = 8;
-/// The reserved bits of `event_idx`, 20 to 31, which must be zero.
-pub(crate) const EVENT_IDX_RESERVED: u32 = 0xfff0_0000;
 /// `output` of a supported event; every other bit of the word is zero.
 pub(crate) const OUTPUT_SUPPORTED: u32 = 1;
 /// Entries read per copy from guest memory.
 const CHUNK_ENTRIES: usize = 16;
 
-/// Event type of hardware general events (`event_idx[19:16]`).
-const TYPE_HW: u32 = 0x0;
-/// Event type of hardware cache events.
-const TYPE_CACHE: u32 = 0x1;
-/// Event type of raw events (48 bits of event data).
-const TYPE_RAW: u32 = 0x2;
-/// Event type of raw events v2 (56 bits of event data, SBI v3.0).
-const TYPE_RAW_V2: u32 = 0x3;
-/// Event type of firmware events.
-const TYPE_FW: u32 = 0xf;
-/// Firmware event codes below this one are defined (`SBI_PMU_FW_MAX`).
-pub(crate) const FW_MAX: u32 = 22;
 /// The firmware events KVM counts, by code: SET_TIMER (5), IPI_SENT and
 /// IPI_RCVD (6, 7), FENCE_I_SENT and FENCE_I_RCVD (8, 9), and the
 /// HFENCE_VVMA and HFENCE_VVMA_ASID events (18 to 21), which count the
@@ -93,8 +82,8 @@ impl EventInfoRequest {
 /// `event_data`: hardware, cache and raw events as config matching accepts
 /// them on this host, firmware events when KVM counts them.
 pub(crate) fn supported<E: EventSupport>(events: &mut E, event_idx: u32, event_data: u64) -> bool {
-    let code = event_idx & 0xffff;
-    match event_idx >> 16 {
+    let (event_type, code) = split_event_idx(event_idx);
+    match event_type {
         // Code 0 is SBI_PMU_HW_NO_EVENT.
         TYPE_HW => code != 0 && events.host_counts(event_idx, event_data),
         TYPE_CACHE | TYPE_RAW | TYPE_RAW_V2 => events.host_counts(event_idx, event_data),

@@ -8,6 +8,9 @@
 //! A register is named here by its number together with its `KVM_REG_SIZE`
 //! bits, the part of the id that `arch/riscv/kvm/vcpu_pmu.c` passes on.
 
+use super::abi::{
+    split_event_idx, EVENT_IDX_RESERVED, TYPE_CACHE, TYPE_FW, TYPE_HW, TYPE_RAW, TYPE_RAW_V2,
+};
 use super::area::AREA_SIZE;
 use super::engine::{Gpa, GuestRange, SnapshotMemory};
 
@@ -67,19 +70,6 @@ pub(crate) const FW_STARTED: u64 = 1 << 0;
 
 /// The snapshot register's value when no area is registered.
 pub(crate) const NO_AREA: u64 = u64::MAX;
-
-/// SBI event type (bits 16-19 of an event index): a hardware event.
-const TYPE_HW: u64 = 0;
-/// SBI event type: a cache event.
-const TYPE_CACHE: u64 = 1;
-/// SBI event type: a raw event.
-const TYPE_RAW: u64 = 2;
-/// SBI event type: a raw event v2 (SBI v3.0).
-const TYPE_RAW_V2: u64 = 3;
-/// SBI event type: a firmware event.
-const TYPE_FW: u64 = 0xf;
-/// An SBI event index has 20 bits: the type above a 16-bit code.
-const EVENT_IDX_BITS: u32 = 20;
 
 /// One of the vCPU's PMU state registers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -252,16 +242,15 @@ pub(crate) fn check_counter(
             Err(RegError::Invalid)
         };
     }
-    if event_idx >> EVENT_IDX_BITS != 0 {
-        return Err(RegError::Invalid);
-    }
-    // CAST: below 2^20 (checked above).
-    let idx = event_idx as u32;
-    let code = event_idx & 0xffff;
-    match (event_idx >> 16, kind) {
+    let idx = match u32::try_from(event_idx) {
+        Ok(idx) if idx & EVENT_IDX_RESERVED == 0 => idx,
+        _ => return Err(RegError::Invalid),
+    };
+    let (event_type, code) = split_event_idx(idx);
+    match (event_type, kind) {
         (TYPE_FW, CounterKind::Firmware) => {
-            // CAST: `fw_events` is `SBI_PMU_FW_MAX`.
-            if code >= fw_events as u64 || flags != CONFIGURED || event_data != 0 {
+            // CAST: `usize` holds a `u32`.
+            if code as usize >= fw_events || flags != CONFIGURED || event_data != 0 {
                 return Err(RegError::Invalid);
             }
             Ok(CounterState::Firmware {
@@ -271,7 +260,7 @@ pub(crate) fn check_counter(
         }
         (TYPE_HW | TYPE_CACHE | TYPE_RAW | TYPE_RAW_V2, CounterKind::Hardware) => {
             // Only a raw event has event data (what a save reads back).
-            let raw = matches!(event_idx >> 16, TYPE_RAW | TYPE_RAW_V2);
+            let raw = matches!(event_type, TYPE_RAW | TYPE_RAW_V2);
             if !raw && event_data != 0 {
                 return Err(RegError::Invalid);
             }

@@ -13,11 +13,10 @@ use core::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 
 use kernel::bindings;
 
+use super::abi::FW_MAX;
 use super::area::{slot_offset, AREA_SIZE, BITMAP_OFFSET, NUM_SLOTS, WORD};
 use super::engine::{CounterBank, Gpa, GuestMemory, MappedArea, MemFault, SnapshotMemory, Step};
-use super::event_info::{
-    EventSupport, DATA_OFFSET, ENTRY_SIZE, FW_MAX, OUTPUT_OFFSET, OUTPUT_SUPPORTED,
-};
+use super::event_info::{EventSupport, DATA_OFFSET, ENTRY_SIZE, OUTPUT_OFFSET, OUTPUT_SUPPORTED};
 use super::request::{index_nospec_pow2, Bits};
 use super::state::{
     CounterKind, CounterReg, CounterState, RegError, CONFIGURED, FW_STARTED, OVERFLOWN, SINH,
